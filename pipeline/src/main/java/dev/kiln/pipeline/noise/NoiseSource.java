@@ -9,7 +9,7 @@ package dev.kiln.pipeline.noise;
  * Stream 0 is the initial latent; stream {@code k > 0} is the fresh noise a stochastic scheduler
  * draws at step {@code k}.
  */
-public final class NoiseSource {
+public final class NoiseSource implements GaussianNoise {
     private final long seed;
     private final int index;
 
@@ -30,6 +30,7 @@ public final class NoiseSource {
     }
 
     /** {@code count} standard normal samples of the given stream; the same arguments give the same values. */
+    @Override
     public float[] gaussian(int stream, int count) {
         float[] out = new float[count];
         long state = mix(mix(mix(seed) ^ (0x9E3779B97F4A7C15L * (index + 1L))) ^ (0xC2B2AE3D27D4EB4FL * (stream + 1L)));

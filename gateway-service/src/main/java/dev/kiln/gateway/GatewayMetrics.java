@@ -1,0 +1,17 @@
+package dev.kiln.gateway;
+
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+/** The stage queue depth of embedded mode's in-process denoiser, under DESIGN.md's metric name. */
+@ApplicationScoped
+public class GatewayMetrics {
+    void register(@Observes StartupEvent e, MeterRegistry registry, EmbeddedPipeline pipeline) {
+        Gauge.builder("kiln.stage.queue.depth", pipeline,
+                        p -> p.problem() == null ? p.get().denoiser().queueDepth() : 0)
+                .tag("stage", "denoiser").description("requests waiting or in flight").register(registry);
+    }
+}

@@ -1,0 +1,26 @@
+package dev.kiln.gateway;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/**
+ * The body of {@code POST /v1/images/generations}: OpenAI's fields, then Kiln's extensions.
+ * {@code quality}, {@code style} and {@code user} are accepted for compatibility and checked, but do not
+ * change the picture.
+ */
+public record ImageGenerationRequest(
+        String prompt,
+        String model,
+        Integer n,
+        String size,
+        @JsonProperty("response_format") String responseFormat,
+        String quality,
+        String style,
+        String user,
+        @JsonProperty("negative_prompt") String negativePrompt,
+        Integer steps,
+        @JsonProperty("guidance_scale") Double guidanceScale,
+        String scheduler,
+        Long seed,
+        @JsonProperty("init_image") String initImage,
+        Double strength) {
+}

@@ -1,0 +1,148 @@
+package dev.kiln.pipeline;
+
+import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
+import dev.kiln.pipeline.denoise.DenoiseProgress;
+import dev.kiln.pipeline.error.StageUnavailableException;
+import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.pipeline.model.ModelPackage;
+import dev.kiln.pipeline.stage.Conditioning;
+import dev.kiln.pipeline.stage.DecodeSpec;
+import dev.kiln.pipeline.stage.DecoderStage;
+import dev.kiln.pipeline.stage.DenoiseSpec;
+import dev.kiln.pipeline.stage.DenoiserStage;
+import dev.kiln.pipeline.stage.EncodeSpec;
+import dev.kiln.pipeline.stage.EncoderStage;
+import dev.kiln.pipeline.stage.LocalDecoderStage;
+import dev.kiln.pipeline.stage.LocalDenoiserStage;
+import dev.kiln.pipeline.stage.LocalEncoderStage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Prompt to PNG: checks a request, then takes it through the encoder, denoiser and decoder stages,
+ * whether those run in this process ({@link #embedded}) or behind gRPC.
+ */
+public final class GenerationPipeline implements AutoCloseable {
+    private final ModelCatalog catalog;
+    private final EncoderStage encoder;
+    private final DenoiserStage denoiser;
+    private final DecoderStage decoder;
+    private final List<AutoCloseable> owned = new ArrayList<>();
+
+    public GenerationPipeline(ModelCatalog catalog, EncoderStage encoder, DenoiserStage denoiser, DecoderStage decoder) {
+        this.catalog = catalog;
+        this.encoder = encoder;
+        this.denoiser = denoiser;
+        this.decoder = decoder;
+    }
+
+    /** Every stage in this process, sharing the catalog's sessions. Closing the pipeline closes them. */
+    public static GenerationPipeline embedded(ModelCatalog catalog, DenoiseLoopOptions options) {
+        LocalEncoderStage enc = new LocalEncoderStage(catalog);
+        LocalDenoiserStage den = new LocalDenoiserStage(catalog, options);
+        GenerationPipeline p = new GenerationPipeline(catalog, enc, den, new LocalDecoderStage(catalog));
+        p.owned.add(den);
+        p.owned.add(enc);
+        return p;
+    }
+
+    public ModelCatalog catalog() {
+        return catalog;
+    }
+
+    public DenoiserStage denoiser() {
+        return denoiser;
+    }
+
+    /** Checks a request and fills in its defaults without running it. */
+    public GenerationSettings resolve(GenerationRequest request) {
+        ModelPackage pkg = catalog.get(request.model());
+        return GenerationSettings.resolve(request, pkg);
+    }
+
+    public GenerationResult generate(GenerationRequest request) {
+        return generate(resolve(request), DenoiseProgress.NONE, () -> false);
+    }
+
+    public GenerationResult generate(GenerationRequest request, DenoiseProgress progress) {
+        return generate(resolve(request), progress, () -> false);
+    }
+
+    /**
+     * Runs checked settings through the stages.
+     *
+     * @param cancelled polled between denoising steps; once true the request leaves its batch and this
+     *                  method throws {@link CancellationException}
+     */
+    public GenerationResult generate(GenerationSettings s, DenoiseProgress progress, BooleanSupplier cancelled) {
+        long t0 = System.nanoTime();
+        Conditioning c = encoder.encode(new EncodeSpec(s.model(), s.prompt(), s.negativePrompt(), s.guided()));
+        List<String> warnings = new ArrayList<>();
+        if (!c.promptDropped().isEmpty()) {
+            warnings.add("the prompt is longer than the model reads; this part was ignored: \"" + c.promptDropped() + "\"");
+        }
+        if (!c.negativeDropped().isEmpty()) {
+            warnings.add("the negative prompt is longer than the model reads; this part was ignored: \""
+                    + c.negativeDropped() + "\"");
+        }
+        long[] seeds = s.seeds();
+        float[][] init = null;
+        if (s.initImage() != null) {
+            init = new float[seeds.length][];
+            for (int i = 0; i < seeds.length; i++) {
+                init[i] = decoder.encodeImage(s.model(), s.initImage(), seeds[i]);
+            }
+        }
+        long t1 = System.nanoTime();
+        CompletableFuture<List<float[]>> future = denoiser.denoise(new DenoiseSpec(s.model(), c, s.width(), s.height(),
+                s.steps(), s.scheduler(), s.guidance(), seeds, init, s.strength()), progress, cancelled);
+        List<float[]> latents = await(future);
+        long t2 = System.nanoTime();
+        ModelPackage pkg = catalog.get(s.model());
+        int f = pkg.layout().latentFactor();
+        long[] latentShape = {pkg.layout().latentChannels(), s.height() / f, s.width() / f};
+        List<Map<String, String>> texts = new ArrayList<>();
+        for (int i = 0; i < seeds.length; i++) {
+            texts.add(Map.of("parameters", s.infotext(i)));
+        }
+        List<byte[]> pngs = decoder.decode(new DecodeSpec(s.model(), latents, latentShape, s.decoder(), texts));
+        long t3 = System.nanoTime();
+        List<GeneratedImage> images = new ArrayList<>();
+        for (int i = 0; i < pngs.size(); i++) {
+            images.add(new GeneratedImage(i, seeds[i], pngs.get(i), texts.get(i).get("parameters")));
+        }
+        return new GenerationResult(s, images, warnings, t1 - t0, t2 - t1, t3 - t2);
+    }
+
+    private static List<float[]> await(CompletableFuture<List<float[]>> future) {
+        try {
+            return future.get();
+        } catch (InterruptedException e) {
+            future.cancel(true);
+            Thread.currentThread().interrupt();
+            throw new CancellationException("interrupted while denoising");
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new StageUnavailableException("denoiser", "denoising failed: " + cause, cause);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                // closing is best effort; one stage failing to close must not keep the others open
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.kiln.pipeline.decode;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import dev.kiln.pipeline.image.RgbImage;
+import dev.kiln.pipeline.error.ModelLoadException;
+import dev.kiln.pipeline.model.OnnxModel;
+import dev.kiln.pipeline.tensor.FloatTensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Latents to pixels through the VAE decoder: divide by the scaling factor, decode, map [-1, 1] to bytes.
+ *
+ * <p>Images are decoded one per session call: a picture must not depend on what it was decoded with,
+ * and the decoder is a small part of the cost next to the UNet steps.
+ */
+public final class VaeDecoder {
+    private final OnnxModel model;
+    private final double scalingFactor;
+    private final String input;
+    private final String output;
+
+    public VaeDecoder(OnnxModel model, double scalingFactor) {
+        this.model = model;
+        this.scalingFactor = scalingFactor;
+        this.input = model.hasInput("latent_sample") ? "latent_sample" : model.inputs().keySet().iterator().next();
+        this.output = model.outputs().containsKey("sample") ? "sample" : model.outputs().keySet().iterator().next();
+    }
+
+    public OnnxModel model() {
+        return model;
+    }
+
+    /** Decodes latents [B, C, h, w] (as the sampler left them, i.e. still scaled) to B pictures. */
+    public List<RgbImage> decode(FloatTensor latents) {
+        List<RgbImage> images = new ArrayList<>(latents.batch());
+        for (int i = 0; i < latents.batch(); i++) {
+            float[] z = latents.itemData(i);
+            float inv = (float) (1.0 / scalingFactor);
+            for (int k = 0; k < z.length; k++) {
+                z[k] *= inv;
+            }
+            long[] shape = latents.shape().clone();
+            shape[0] = 1;
+            FloatTensor px;
+            try {
+                OnnxTensor in = model.floatInput(input, z, shape);
+                px = model.run(Map.of(input, in), output).get(output);
+            } catch (OrtException e) {
+                throw new ModelLoadException(model.label() + ": cannot build inputs: " + e.getMessage(), e);
+            }
+            int h = (int) px.shape()[2];
+            int w = (int) px.shape()[3];
+            images.add(RgbImage.fromSignedPlanar(px.data(), w, h));
+        }
+        return images;
+    }
+}

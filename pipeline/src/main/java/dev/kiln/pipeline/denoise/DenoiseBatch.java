@@ -1,0 +1,138 @@
+package dev.kiln.pipeline.denoise;
+
+import dev.kiln.pipeline.tensor.FloatTensor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * Iteration-level batching: the images in flight, and one UNet evaluation at a time over as many of
+ * them as fit.
+ *
+ * <p>Each call of {@link #step()} takes images from the head of the queue that are compatible with the
+ * first (same latent size and context length, and the same timestep when the export takes only one),
+ * up to {@code maxRows} UNet rows, runs the UNet once for all of them at their own timesteps and
+ * guidance scales, advances each by one scheduler step, and moves them to the tail, so images take
+ * turns when there are more than fit. Images join and leave only between calls.
+ */
+public final class DenoiseBatch {
+    private final UNet unet;
+    private final int maxRows;
+    private final Deque<ImageTrajectory> queue = new ArrayDeque<>();
+
+    public DenoiseBatch(UNet unet, int maxRows) {
+        if (maxRows < 1) {
+            throw new IllegalArgumentException("maxRows must be >= 1, was " + maxRows);
+        }
+        this.unet = unet;
+        this.maxRows = maxRows;
+    }
+
+    public void add(ImageTrajectory image) {
+        if (image.done()) {
+            throw new IllegalArgumentException("image has no steps left");
+        }
+        queue.addLast(image);
+    }
+
+    /** Frees what the UNet keeps between calls; call once the loop has stopped. */
+    public void release() {
+        unet.release();
+    }
+
+    public boolean isEmpty() {
+        return queue.isEmpty();
+    }
+
+    public int size() {
+        return queue.size();
+    }
+
+    /** UNet rows the images in flight would take if they all fitted in one call. */
+    public int rows() {
+        int r = 0;
+        for (ImageTrajectory t : queue) {
+            r += t.rows();
+        }
+        return r;
+    }
+
+    /** Removes the images matching {@code which} (cancelled or expired requests); returns how many. */
+    public int removeIf(Predicate<ImageTrajectory> which) {
+        int before = queue.size();
+        queue.removeIf(which);
+        return before - queue.size();
+    }
+
+    /** The outcome of one UNet call. */
+    public record Step(List<ImageTrajectory> advanced, List<ImageTrajectory> finished, int rows) {
+    }
+
+    /** Runs one UNet evaluation; returns the images it advanced and those that finished. */
+    public Step step() {
+        if (queue.isEmpty()) {
+            return new Step(List.of(), List.of(), 0);
+        }
+        List<ImageTrajectory> chosen = choose();
+        int rows = chosen.stream().mapToInt(ImageTrajectory::rows).sum();
+        long[] latentShape = chosen.get(0).latentShape();
+        long[] ctxShape = chosen.get(0).contextShape();
+
+        List<float[]> samples = new ArrayList<>(rows);
+        List<float[]> ctxK = new ArrayList<>(rows);
+        List<float[]> ctxV = new ArrayList<>(rows);
+        double[] timesteps = new double[rows];
+        int r = 0;
+        // rows are laid out [uncond, cond] per image, as diffusers does, so guided and unguided images mix freely
+        for (ImageTrajectory t : chosen) {
+            float[] in = t.scaledInput();
+            if (t.guided()) {
+                samples.add(in);
+                ctxK.add(t.uncond());
+                ctxV.add(t.uncondV());
+                timesteps[r++] = t.timestep();
+            }
+            samples.add(in);
+            ctxK.add(t.cond());
+            ctxV.add(t.condV());
+            timesteps[r++] = t.timestep();
+        }
+        FloatTensor out = unet.predict(FloatTensor.stack(samples, latentShape), timesteps, ctxK, ctxV, ctxShape);
+        List<ImageTrajectory> finished = new ArrayList<>();
+        r = 0;
+        for (ImageTrajectory t : chosen) {
+            float[] uncondOut = t.guided() ? out.itemData(r++) : null;
+            float[] condOut = out.itemData(r++);
+            t.advance(condOut, uncondOut);
+            if (t.done()) {
+                finished.add(t);
+            } else {
+                queue.addLast(t);
+            }
+        }
+        return new Step(chosen, finished, rows);
+    }
+
+    private List<ImageTrajectory> choose() {
+        ImageTrajectory head = queue.pollFirst();
+        List<ImageTrajectory> chosen = new ArrayList<>();
+        chosen.add(head);
+        int rows = head.rows();
+        for (Iterator<ImageTrajectory> it = queue.iterator(); it.hasNext() && rows < maxRows; ) {
+            ImageTrajectory t = it.next();
+            if (rows + t.rows() > maxRows || !t.compatibleWith(head)) {
+                continue;
+            }
+            if (!unet.perSampleTimesteps() && t.timestep() != head.timestep()) {
+                continue;
+            }
+            it.remove();
+            chosen.add(t);
+            rows += t.rows();
+        }
+        return chosen;
+    }
+}

@@ -1,0 +1,235 @@
+package dev.kiln.pipeline.denoise;
+
+import dev.kiln.pipeline.error.OverloadedException;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The denoiser's worker: one thread that keeps a {@link DenoiseBatch} busy with the images of every
+ * submitted request. New requests join between UNet calls, cancelled ones leave between calls, and a
+ * full queue rejects a request at once with {@link OverloadedException}.
+ */
+public final class DenoiseLoop implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(DenoiseLoop.class);
+
+    private final DenoiseBatch batch;
+    private final DenoiseLoopOptions options;
+    private final LinkedBlockingQueue<Job> arrivals = new LinkedBlockingQueue<>();
+    private final Map<ImageTrajectory, Job> owners = new IdentityHashMap<>();
+    private final List<Job> active = new ArrayList<>();
+    private final AtomicInteger depth = new AtomicInteger();
+    private final Thread worker;
+    private volatile boolean closed;
+    private volatile BatchObserver observer = (rows, nanos) -> { };
+
+    /** Told after each UNet call: how many rows it had and how long it took. */
+    @FunctionalInterface
+    public interface BatchObserver {
+        void onCall(int rows, long nanos);
+    }
+
+    private static final class Job {
+        final List<ImageTrajectory> images;
+        final DenoiseProgress progress;
+        final BooleanSupplier cancelled;
+        final CompletableFuture<List<float[]>> result = new CompletableFuture<>();
+        int lastReported;
+
+        Job(List<ImageTrajectory> images, DenoiseProgress progress, BooleanSupplier cancelled) {
+            this.images = images;
+            this.progress = progress;
+            this.cancelled = cancelled;
+        }
+
+        int stepsDone() {
+            return images.stream().mapToInt(ImageTrajectory::stepsDone).min().orElse(0);
+        }
+
+        int total() {
+            return images.stream().mapToInt(ImageTrajectory::totalSteps).max().orElse(0);
+        }
+    }
+
+    public DenoiseLoop(UNet unet, DenoiseLoopOptions options, String name) {
+        this.batch = new DenoiseBatch(unet, options.maxRows());
+        this.options = options;
+        this.worker = new Thread(this::work, "kiln-denoise-" + name);
+        this.worker.setDaemon(true);
+        this.worker.start();
+    }
+
+    public void observe(BatchObserver observer) {
+        this.observer = observer;
+    }
+
+    /** Requests waiting or in flight: the stage's queue depth. */
+    public int queueDepth() {
+        return depth.get();
+    }
+
+    /**
+     * Submits a request's images. The future completes with their final latents, in order; it fails with
+     * {@link CancellationException} when {@code cancelled} turns true, checked between UNet calls.
+     *
+     * @throws OverloadedException when {@code maxQueued} requests are already waiting or in flight
+     */
+    public CompletableFuture<List<float[]>> submit(List<ImageTrajectory> images, DenoiseProgress progress,
+                                                   BooleanSupplier cancelled) {
+        if (closed) {
+            throw new IllegalStateException("denoise loop is closed");
+        }
+        if (images.isEmpty()) {
+            return CompletableFuture.completedFuture(List.of());
+        }
+        if (depth.incrementAndGet() > options.maxQueued()) {
+            depth.decrementAndGet();
+            throw new OverloadedException("the denoiser queue is full (" + options.maxQueued()
+                    + " requests); retry shortly", 1);
+        }
+        Job job = new Job(List.copyOf(images), progress, cancelled);
+        arrivals.add(job);
+        return job.result;
+    }
+
+    private void work() {
+        while (!closed) {
+            try {
+                if (batch.isEmpty()) {
+                    Job first = arrivals.poll(100, TimeUnit.MILLISECONDS);
+                    if (first == null) {
+                        continue;
+                    }
+                    admit(first);
+                    fill();
+                }
+                drainArrivals();
+                dropCancelled();
+                if (batch.isEmpty()) {
+                    continue;
+                }
+                long t0 = System.nanoTime();
+                DenoiseBatch.Step step = batch.step();
+                observer.onCall(step.rows(), System.nanoTime() - t0);
+                report(step);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            } catch (RuntimeException e) {
+                LOG.error("denoise step failed; failing the requests in flight", e);
+                failAll(e);
+            }
+        }
+    }
+
+    /** Waits up to the fill time for more requests while the first call would not be full. */
+    private void fill() throws InterruptedException {
+        long deadline = System.nanoTime() + options.maxFillWait().toNanos();
+        while (batch.rows() < options.maxRows()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return;
+            }
+            Job next = arrivals.poll(left, TimeUnit.NANOSECONDS);
+            if (next == null) {
+                return;
+            }
+            admit(next);
+        }
+    }
+
+    private void drainArrivals() {
+        Job j;
+        while ((j = arrivals.poll()) != null) {
+            admit(j);
+        }
+    }
+
+    private void admit(Job job) {
+        active.add(job);
+        for (ImageTrajectory t : job.images) {
+            owners.put(t, job);
+            batch.add(t);
+        }
+    }
+
+    private void dropCancelled() {
+        for (Job job : List.copyOf(active)) {
+            boolean cancel;
+            try {
+                cancel = job.cancelled.getAsBoolean();
+            } catch (RuntimeException e) {
+                cancel = true;
+            }
+            if (cancel) {
+                finish(job);
+                batch.removeIf(t -> owners.get(t) == job);
+                job.result.completeExceptionally(new CancellationException("request cancelled"));
+            }
+        }
+    }
+
+    private void report(DenoiseBatch.Step step) {
+        java.util.Set<Job> touched = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (ImageTrajectory t : step.advanced()) {
+            touched.add(owners.get(t));
+        }
+        for (Job job : touched) {
+            int done = job.stepsDone();
+            boolean complete = job.images.stream().allMatch(ImageTrajectory::done);
+            if (done > job.lastReported) {
+                job.lastReported = done;
+                try {
+                    job.progress.onStep(done, job.total(), job.images.stream().map(ImageTrajectory::latents).toList());
+                } catch (RuntimeException e) {
+                    LOG.warn("progress listener failed: {}", e.toString());
+                }
+            }
+            if (complete) {
+                finish(job);
+                job.result.complete(job.images.stream().map(ImageTrajectory::latents).toList());
+            }
+        }
+    }
+
+    private void finish(Job job) {
+        if (active.remove(job)) {
+            job.images.forEach(owners::remove);
+            depth.decrementAndGet();
+        }
+    }
+
+    private void failAll(RuntimeException e) {
+        for (Job job : List.copyOf(active)) {
+            finish(job);
+            job.result.completeExceptionally(e);
+        }
+        batch.removeIf(t -> true);
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        worker.interrupt();
+        try {
+            worker.join(5000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        failAll(new CancellationException("denoiser shutting down"));
+        batch.release();
+        Job j;
+        while ((j = arrivals.poll()) != null) {
+            j.result.completeExceptionally(new CancellationException("denoiser shutting down"));
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.kiln.pipeline.image;
+
+/**
+ * An 8-bit RGB picture, rows top to bottom, pixels interleaved R, G, B.
+ */
+public record RgbImage(int width, int height, byte[] rgb) {
+
+    public RgbImage {
+        if (width <= 0 || height <= 0 || rgb.length != width * height * 3) {
+            throw new IllegalArgumentException("an RGB image of " + width + "x" + height + " needs "
+                    + (long) width * height * 3 + " bytes, got " + rgb.length);
+        }
+    }
+
+    /**
+     * From a planar [3, H, W] tensor in [-1, 1], the VAE's output range: {@code x/2 + 0.5}, clipped to
+     * [0, 1], times 255, rounded — as diffusers post-processes.
+     */
+    public static RgbImage fromSignedPlanar(float[] chw, int width, int height) {
+        int plane = width * height;
+        if (chw.length != 3 * plane) {
+            throw new IllegalArgumentException("expected 3x" + height + "x" + width + " values, got " + chw.length);
+        }
+        byte[] rgb = new byte[3 * plane];
+        // pixel-major so the writes run sequentially through the output
+        for (int i = 0, o = 0; i < plane; i++) {
+            rgb[o++] = toByte(chw[i]);
+            rgb[o++] = toByte(chw[plane + i]);
+            rgb[o++] = toByte(chw[2 * plane + i]);
+        }
+        return new RgbImage(width, height, rgb);
+    }
+
+    private static byte toByte(float x) {
+        double v = x / 2.0 + 0.5;
+        v = v < 0 ? 0 : (v > 1 ? 1 : v);
+        return (byte) (int) (v * 255.0 + 0.5); // v >= 0, so this is Math.round without its checks
+    }
+
+    /** Planar [3, H, W] in [-1, 1], the VAE encoder's input range. */
+    public float[] toSignedPlanar() {
+        int plane = width * height;
+        float[] out = new float[3 * plane];
+        for (int i = 0; i < plane; i++) {
+            for (int c = 0; c < 3; c++) {
+                out[c * plane + i] = (rgb[i * 3 + c] & 0xFF) / 255.0f * 2.0f - 1.0f;
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,242 @@
+package dev.kiln.pipeline.model;
+
+import dev.kiln.pipeline.error.ModelLoadException;
+import dev.kiln.pipeline.scheduler.SchedulerConfig;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A model package on disk: the diffusers ONNX layout plus Kiln's optional {@code kiln.json}.
+ *
+ * <pre>
+ * model_index.json
+ * tokenizer/tokenizer.json   (or vocab.json + merges.txt, as the old diffusers script saved them)
+ * text_encoder/model.onnx  unet/model.onnx  vae_decoder/model.onnx  [vae_encoder/model.onnx]
+ * scheduler/scheduler_config.json
+ * [kiln.json]
+ * </pre>
+ *
+ * Loading opens every required session at once so a broken package fails at start-up with a
+ * message naming the file, not in the middle of a request. Optional components named in
+ * {@code kiln.json} (a one-step student UNet, a consistency decoder, ...) open on first use.
+ */
+public final class ModelPackage implements AutoCloseable {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String id;
+    private final Path root;
+    private final JsonNode manifest;
+    private final OnnxRuntimeOptions options;
+    private final OnnxModel textEncoder;
+    private final OnnxModel unet;
+    private final OnnxModel vaeDecoder;
+    private final Map<String, OnnxModel> optional = new LinkedHashMap<>();
+    private final ConditioningLayout layout;
+    private final SchedulerConfig schedulerConfig;
+
+    private ModelPackage(String id, Path root, JsonNode manifest, SchedulerConfig schedulerConfig,
+                         OnnxRuntimeOptions options) {
+        this.schedulerConfig = schedulerConfig;
+        this.id = id;
+        this.root = root;
+        this.manifest = manifest;
+        this.options = options;
+        List<OnnxModel> opened = new ArrayList<>();
+        try {
+            this.textEncoder = track(opened, OnnxModel.open(root.resolve("text_encoder/model.onnx"), id + ": text_encoder/model.onnx", options));
+            this.unet = track(opened, OnnxModel.open(root.resolve("unet/model.onnx"), id + ": unet/model.onnx", options));
+            this.vaeDecoder = track(opened, OnnxModel.open(root.resolve("vae_decoder/model.onnx"), id + ": vae_decoder/model.onnx", options));
+            this.layout = readLayout();
+        } catch (RuntimeException e) {
+            opened.forEach(OnnxModel::close);
+            throw e;
+        }
+    }
+
+    private static OnnxModel track(List<OnnxModel> opened, OnnxModel m) {
+        opened.add(m);
+        return m;
+    }
+
+    /**
+     * Loads the package in {@code root}, with the folder name as its id.
+     *
+     * @throws ModelLoadException naming the missing or broken file
+     */
+    public static ModelPackage load(Path root, OnnxRuntimeOptions options) {
+        return load(root.getFileName().toString(), root, options);
+    }
+
+    public static ModelPackage load(String id, Path root, OnnxRuntimeOptions options) {
+        if (!Files.isDirectory(root)) {
+            throw new ModelLoadException("model package '" + id + "' not found: " + root + " is not a directory");
+        }
+        if (!Files.isRegularFile(root.resolve("model_index.json"))) {
+            throw new ModelLoadException(id + ": model_index.json is missing in " + root
+                    + "; a model package uses the diffusers ONNX layout");
+        }
+        readJson(root.resolve("model_index.json"), id + ": model_index.json");
+        if (!Files.isRegularFile(root.resolve("scheduler/scheduler_config.json"))) {
+            throw new ModelLoadException(id + ": scheduler/scheduler_config.json is missing in " + root);
+        }
+        SchedulerConfig scheduler;
+        try {
+            // parsed now so a broken config fails the load, not the first request that samples
+            scheduler = SchedulerConfig.read(root.resolve("scheduler/scheduler_config.json"));
+        } catch (RuntimeException e) {
+            throw new ModelLoadException(id + ": scheduler/scheduler_config.json: " + e.getMessage(), e);
+        }
+        Path kiln = root.resolve("kiln.json");
+        JsonNode manifest = Files.isRegularFile(kiln) ? readJson(kiln, id + ": kiln.json") : JSON.createObjectNode();
+        return new ModelPackage(id, root, manifest, scheduler, options);
+    }
+
+    static JsonNode readJson(Path file, String label) {
+        try {
+            return JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new ModelLoadException(label + " is not valid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private ConditioningLayout readLayout() {
+        JsonNode c = manifest.path("conditioning");
+        TensorSpec ids = textEncoder.input("input_ids");
+        int maxTokens = ids.rank() == 2 && ids.dim(1) > 0 ? (int) ids.dim(1) : c.path("max_tokens").asInt(77);
+        TensorSpec hidden = textEncoder.outputs().getOrDefault(hiddenStateOutput(), null);
+        if (hidden == null) {
+            throw new ModelLoadException(id + ": text_encoder/model.onnx has no output '" + hiddenStateOutput()
+                    + "' (outputs: " + textEncoder.outputs().keySet() + ")");
+        }
+        int width = hidden.rank() == 3 && hidden.dim(2) > 0 ? (int) hidden.dim(2) : c.path("context_width").asInt(768);
+        TensorSpec sample = unet.input("sample");
+        int channels = sample.rank() == 4 && sample.dim(1) > 0 ? (int) sample.dim(1) : c.path("latent_channels").asInt(4);
+        unet.input("timestep");
+        unet.input("encoder_hidden_states");
+        double scaling = c.has("scaling_factor") ? c.get("scaling_factor").asDouble() : vaeScalingFactor();
+        int factor = c.path("latent_factor").asInt(8);
+        return new ConditioningLayout(maxTokens, width, channels, factor, scaling,
+                c.path("image_size").asInt(512), c.path("size_multiple").asInt(factor * 8),
+                c.path("max_image_size").asInt(2048));
+    }
+
+    private double vaeScalingFactor() {
+        for (String f : List.of("vae_decoder/config.json", "vae/config.json")) {
+            Path p = root.resolve(f);
+            if (Files.isRegularFile(p)) {
+                JsonNode n = readJson(p, id + ": " + f);
+                if (n.has("scaling_factor")) {
+                    return n.get("scaling_factor").asDouble();
+                }
+            }
+        }
+        return 0.18215;
+    }
+
+    public String id() {
+        return id;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public ConditioningLayout layout() {
+        return layout;
+    }
+
+    public OnnxRuntimeOptions runtimeOptions() {
+        return options;
+    }
+
+    /** The raw {@code kiln.json} (an empty object when the package has none). */
+    public JsonNode manifest() {
+        return manifest;
+    }
+
+    /** Name of the text encoder output used as conditioning. */
+    public String hiddenStateOutput() {
+        return manifest.path("conditioning").path("hidden_state_output").asText("last_hidden_state");
+    }
+
+    public Path tokenizerDir() {
+        return root.resolve("tokenizer");
+    }
+
+    /** The package's {@code scheduler/scheduler_config.json}, parsed and checked at load. */
+    public SchedulerConfig schedulerConfig() {
+        return schedulerConfig;
+    }
+
+    public OnnxModel textEncoder() {
+        return textEncoder;
+    }
+
+    public OnnxModel unet() {
+        return unet;
+    }
+
+    public OnnxModel vaeDecoder() {
+        return vaeDecoder;
+    }
+
+    /** The VAE encoder, needed only for image-to-image; empty when the package ships none. */
+    public Optional<OnnxModel> vaeEncoder() {
+        return component("vae_encoder", "vae_encoder/model.onnx");
+    }
+
+    /**
+     * An optional component named in {@code kiln.json}'s {@code components}, opened on first use.
+     * Empty when the package does not declare it.
+     */
+    public Optional<OnnxModel> component(String name) {
+        JsonNode rel = manifest.path("components").path(name);
+        if (!rel.isTextual()) {
+            return Optional.empty();
+        }
+        return component(name, rel.asText());
+    }
+
+    private synchronized Optional<OnnxModel> component(String name, String relative) {
+        OnnxModel m = optional.get(name);
+        if (m == null) {
+            Path p = root.resolve(relative);
+            if (!Files.exists(p) && name.equals("vae_encoder")) {
+                return Optional.empty();
+            }
+            m = OnnxModel.open(p, id + ": " + relative, options);
+            optional.put(name, m);
+        }
+        return Optional.of(m);
+    }
+
+    /** Generation defaults from {@code kiln.json}'s {@code defaults}, or {@code fallback}. */
+    public String defaultString(String key, String fallback) {
+        return manifest.path("defaults").path(key).asText(fallback);
+    }
+
+    public int defaultInt(String key, int fallback) {
+        return manifest.path("defaults").path(key).asInt(fallback);
+    }
+
+    public double defaultDouble(String key, double fallback) {
+        return manifest.path("defaults").path(key).asDouble(fallback);
+    }
+
+    @Override
+    public synchronized void close() {
+        textEncoder.close();
+        unet.close();
+        vaeDecoder.close();
+        optional.values().forEach(OnnxModel::close);
+        optional.clear();
+    }
+}

@@ -1,0 +1,9 @@
+/**
+ * Model packages on disk and the ONNX Runtime sessions that run their components.
+ *
+ * <p>{@link dev.kiln.pipeline.model.ModelPackage} reads the diffusers ONNX layout plus
+ * {@code kiln.json}; {@link dev.kiln.pipeline.model.OnnxModel} wraps one session and converts inputs to
+ * whatever dtype the export declared. This is the lowest layer: nothing here imports the tokenizer,
+ * schedulers or stages.
+ */
+package dev.kiln.pipeline.model;

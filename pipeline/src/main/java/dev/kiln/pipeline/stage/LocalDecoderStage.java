@@ -1,0 +1,56 @@
+package dev.kiln.pipeline.stage;
+
+import dev.kiln.pipeline.decode.VaeDecoder;
+import dev.kiln.pipeline.decode.VaeEncoder;
+import dev.kiln.pipeline.error.InvalidRequestException;
+import dev.kiln.pipeline.image.PngEncoder;
+import dev.kiln.pipeline.image.RgbImage;
+import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.pipeline.model.ModelPackage;
+import dev.kiln.pipeline.model.OnnxModel;
+import dev.kiln.pipeline.noise.NoiseSource;
+import dev.kiln.pipeline.tensor.FloatTensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** The decoder stage in this process: the package's VAE decoder (and encoder, for image-to-image). */
+public final class LocalDecoderStage implements DecoderStage {
+    private final ModelCatalog catalog;
+    private final Map<String, VaeDecoder> decoders = new ConcurrentHashMap<>();
+    private final Map<String, VaeEncoder> encoders = new ConcurrentHashMap<>();
+
+    public LocalDecoderStage(ModelCatalog catalog) {
+        this.catalog = catalog;
+    }
+
+    @Override
+    public List<byte[]> decode(DecodeSpec spec) {
+        ModelPackage pkg = catalog.get(spec.model());
+        if (!DecodeSpec.VAE.equals(spec.decoder())) {
+            throw new InvalidRequestException("decoder", "unknown decoder '" + spec.decoder() + "' for model "
+                    + pkg.id() + "; this model offers: " + DecodeSpec.VAE);
+        }
+        VaeDecoder decoder = decoders.computeIfAbsent(pkg.id(),
+                id -> new VaeDecoder(pkg.vaeDecoder(), pkg.layout().scalingFactor()));
+        long[] shape = {1, spec.latentShape()[0], spec.latentShape()[1], spec.latentShape()[2]};
+        List<byte[]> pngs = new ArrayList<>(spec.latents().size());
+        for (int i = 0; i < spec.latents().size(); i++) {
+            RgbImage image = decoder.decode(new FloatTensor(spec.latents().get(i).clone(), shape)).get(0);
+            pngs.add(PngEncoder.encode(image, spec.pngText().get(i)));
+        }
+        return pngs;
+    }
+
+    @Override
+    public float[] encodeImage(String model, RgbImage image, long seed) {
+        ModelPackage pkg = catalog.get(model);
+        VaeEncoder encoder = encoders.computeIfAbsent(pkg.id(), id -> {
+            OnnxModel m = pkg.vaeEncoder().orElseThrow(() -> new InvalidRequestException("image",
+                    "model " + id + " ships no vae_encoder, so it cannot do image-to-image"));
+            return new VaeEncoder(m, pkg.layout().scalingFactor());
+        });
+        return encoder.encode(image, new NoiseSource(seed, 0)).data();
+    }
+}

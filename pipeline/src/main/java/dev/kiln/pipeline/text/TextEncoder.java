@@ -1,0 +1,75 @@
+package dev.kiln.pipeline.text;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtException;
+import dev.kiln.pipeline.error.ModelLoadException;
+import dev.kiln.pipeline.model.ModelPackage;
+import dev.kiln.pipeline.model.OnnxModel;
+import dev.kiln.pipeline.tensor.FloatTensor;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Prompts to hidden states: the tokenizer and the text encoder session of one model package.
+ *
+ * <p>Feeds whatever the export asks for ({@code input_ids} as int32 or int64, and
+ * {@code attention_mask} / {@code token_type_ids} for BERT-style encoders) and returns the hidden
+ * state output named by the package ({@code last_hidden_state} by default), shape [B, L, D].
+ */
+public final class TextEncoder implements AutoCloseable {
+    private final PromptTokenizer tokenizer;
+    private final OnnxModel model;
+    private final String output;
+
+    public TextEncoder(PromptTokenizer tokenizer, OnnxModel model, String output) {
+        this.tokenizer = tokenizer;
+        this.model = model;
+        this.output = output;
+    }
+
+    public static TextEncoder of(ModelPackage pkg) {
+        return new TextEncoder(PromptTokenizer.load(pkg.tokenizerDir(), pkg.layout().maxTokens()),
+                pkg.textEncoder(), pkg.hiddenStateOutput());
+    }
+
+    public PromptTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public TokenizedPrompt tokenize(String prompt) {
+        return tokenizer.tokenize(prompt);
+    }
+
+    /** Hidden states for already tokenized prompts, one batch item per prompt. */
+    public FloatTensor encode(List<TokenizedPrompt> prompts) {
+        int b = prompts.size();
+        int l = tokenizer.maxTokens();
+        long[] ids = new long[b * l];
+        long[] mask = new long[b * l];
+        for (int i = 0; i < b; i++) {
+            System.arraycopy(prompts.get(i).ids(), 0, ids, i * l, l);
+            System.arraycopy(prompts.get(i).attentionMask(), 0, mask, i * l, l);
+        }
+        long[] shape = {b, l};
+        Map<String, OnnxTensor> feed = new HashMap<>();
+        try {
+            feed.put("input_ids", model.longInput("input_ids", ids, shape));
+            if (model.hasInput("attention_mask")) {
+                feed.put("attention_mask", model.longInput("attention_mask", mask, shape));
+            }
+            if (model.hasInput("token_type_ids")) {
+                feed.put("token_type_ids", model.longInput("token_type_ids", new long[b * l], shape));
+            }
+        } catch (OrtException e) {
+            feed.values().forEach(OnnxTensor::close);
+            throw new ModelLoadException(model.label() + ": cannot build inputs: " + e.getMessage(), e);
+        }
+        return model.run(feed, output).get(output);
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,33 @@
+package dev.kiln.training;
+
+import io.quarkus.test.junit.QuarkusTest;
+import org.junit.jupiter.api.Test;
+
+import java.nio.file.Path;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+
+/** The training service as a probe and a scraper see it when no model package is configured in place. */
+@QuarkusTest
+class TrainingServiceTest {
+
+    @Test
+    void liveButNotReadyWithoutAModel() {
+        given().get("/q/health/live").then().statusCode(200).body("status", equalTo("UP"));
+        given().get("/q/health/ready").then()
+                .statusCode(503)
+                .body("status", equalTo("DOWN"))
+                .body("checks.name", hasItem("training model"))
+                .body("checks.data.reason", hasItem("model not loaded: "
+                        + Path.of("target/no-model-here").toAbsolutePath() + " (no such directory)"));
+    }
+
+    @Test
+    void queueDepthIsExportedForTheStage() {
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("kiln_stage_queue_depth{stage=\"training\"} 0.0"));
+    }
+}
