@@ -23,4 +23,10 @@ public record ImageGenerationRequest(
         Long seed,
         @JsonProperty("init_image") String initImage,
         Double strength) {
+
+    /** The same request with its seed fixed, so running it again draws the same pictures. */
+    public ImageGenerationRequest withSeed(long fixed) {
+        return new ImageGenerationRequest(prompt, model, n, size, responseFormat, quality, style, user, negativePrompt,
+                steps, guidanceScale, scheduler, fixed, initImage, strength);
+    }
 }

@@ -171,8 +171,9 @@ public final class DenoiseLoop implements AutoCloseable {
                 cancel = true;
             }
             if (cancel) {
-                finish(job);
+                // leave the batch before finish() forgets which images are the job's
                 batch.removeIf(t -> owners.get(t) == job);
+                finish(job);
                 job.result.completeExceptionally(new CancellationException("request cancelled"));
             }
         }
