@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import dev.kiln.gateway.jobs.JobError;
 import dev.kiln.gateway.jobs.JobStoreException;
+import dev.kiln.pipeline.error.DeadlineExceededException;
 import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.error.ModelNotFoundException;
@@ -73,6 +74,11 @@ public class ApiExceptionMappers {
     }
 
     @ServerExceptionMapper
+    public Response expired(DeadlineExceededException e) {
+        return error(504, e.getMessage(), "server_error", null, "timeout");
+    }
+
+    @ServerExceptionMapper
     public Response brokenModel(ModelLoadException e) {
         LOG.error("model failed", e);
         return error(500, e.getMessage(), "server_error", "model", "model_error");
@@ -123,6 +129,8 @@ public class ApiExceptionMappers {
             r = m.unavailable(x);
         } else if (e instanceof ModelLoadException x) {
             r = m.brokenModel(x);
+        } else if (e instanceof DeadlineExceededException x) {
+            r = m.expired(x);
         } else {
             LOG.error("job failed", e);
             r = error(500, "the job failed: " + e, "server_error", null, "internal_error");

@@ -49,9 +49,11 @@ public class Jobs {
     Duration retryDelay;
     @ConfigProperty(name = "kiln.jobs.preview-size")
     int previewSize;
+    @ConfigProperty(name = "kiln.jobs.timeout")
+    Duration timeout;
 
     @Inject
-    EmbeddedPipeline pipeline;
+    StageWiring stages;
     @Inject
     Instance<DataSource> dataSource;
     @Inject
@@ -69,7 +71,7 @@ public class Jobs {
             case "postgresql" -> new PostgresJobStore(database());
             default -> throw new IllegalArgumentException("kiln.jobs.store must be memory or postgresql, was '" + storeKind + "'");
         };
-        runner = new JobRunner(store, new PipelineJobWork(pipeline, json, previewSize), events,
+        runner = new JobRunner(store, new PipelineJobWork(stages, json, previewSize, timeout), events,
                 new JobRunner.Options(instance, workers, maxQueued, maxAttempts, lease, heartbeat, retryDelay),
                 Clock.systemUTC());
         runner.start();

@@ -60,7 +60,7 @@ public class JobsResource {
     @Inject
     Jobs jobs;
     @Inject
-    EmbeddedPipeline pipeline;
+    StageWiring stages;
     @Inject
     ObjectMapper json;
 
@@ -78,7 +78,7 @@ public class JobsResource {
             content = @Content(schema = @Schema(implementation = ApiError.class)))
     public Response submit(ImageGenerationRequest body, @Context UriInfo uri) {
         ImagesResource.checkedFormat(body);
-        GenerationSettings s = pipeline.get().resolve(ImagesResource.toRequest(body));
+        GenerationSettings s = stages.pipeline().resolve(ImagesResource.toRequest(body));
         Job job = Job.queued(UUID.randomUUID().toString(), PipelineJobWork.write(json, body.withSeed(s.seed())), s.model(),
                 s.steps(), Instant.now());
         try {

@@ -34,7 +34,7 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 public class ModelsResource {
 
     @Inject
-    EmbeddedPipeline pipeline;
+    StageWiring stages;
 
     /** OpenAI's list envelope. */
     public record ModelList(String object, List<Model> data) {
@@ -68,7 +68,7 @@ public class ModelsResource {
     @APIResponse(responseCode = "200", description = "OpenAI's list of models",
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = ModelList.class)))
     public ModelList list() {
-        ModelCatalog catalog = pipeline.get().catalog();
+        ModelCatalog catalog = stages.pipeline().catalog();
         return new ModelList("list", catalog.ids().stream().map(id -> describe(catalog, id)).toList());
     }
 
@@ -79,7 +79,7 @@ public class ModelsResource {
             content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = Model.class)))
     @APIResponse(responseCode = "404", description = "No such model", content = @Content(schema = @Schema(implementation = ApiError.class)))
     public Model get(@PathParam("id") String id) {
-        ModelCatalog catalog = pipeline.get().catalog();
+        ModelCatalog catalog = stages.pipeline().catalog();
         catalog.resolve(id);
         return describe(catalog, id);
     }

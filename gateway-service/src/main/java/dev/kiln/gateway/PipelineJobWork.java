@@ -15,6 +15,8 @@ import dev.kiln.pipeline.image.ImageFiles;
 import dev.kiln.pipeline.image.PngEncoder;
 import dev.kiln.pipeline.model.ConditioningLayout;
 import dev.kiln.pipeline.stage.DecodeSpec;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -23,13 +25,16 @@ import java.util.function.BooleanSupplier;
 
 /** A job is the synchronous API's request run through the same pipeline, with progress and cancellation. */
 final class PipelineJobWork implements JobRunner.Work {
-    private final EmbeddedPipeline pipeline;
+    private final StageWiring stages;
+    /** A job may run longer than a synchronous request: nobody holds a connection open for it. */
+    private final Duration timeout;
     private final ObjectMapper json;
     private final int previewSize;
     private final Map<String, GenerationSettings> inFlight = new ConcurrentHashMap<>();
 
-    PipelineJobWork(EmbeddedPipeline pipeline, ObjectMapper json, int previewSize) {
-        this.pipeline = pipeline;
+    PipelineJobWork(StageWiring stages, ObjectMapper json, int previewSize, Duration timeout) {
+        this.stages = stages;
+        this.timeout = timeout;
         this.json = json;
         this.previewSize = previewSize;
     }
@@ -45,7 +50,7 @@ final class PipelineJobWork implements JobRunner.Work {
 
     @Override
     public boolean ready() {
-        return pipeline.problem() == null;
+        return stages.problem() == null;
     }
 
     @Override
@@ -57,11 +62,11 @@ final class PipelineJobWork implements JobRunner.Work {
             throw new IllegalStateException("the stored request of job " + job.id() + " is unreadable: " + e.getOriginalMessage(), e);
         }
         String format = ImagesResource.checkedFormat(body);
-        GenerationPipeline p = pipeline.get();
+        GenerationPipeline p = stages.pipeline();
         GenerationSettings s = p.resolve(ImagesResource.toRequest(body));
         inFlight.put(job.id(), s);
         try {
-            GenerationResult r = p.generate(s, progress, cancelled);
+            GenerationResult r = p.generate(s, progress, cancelled, Instant.now().plus(timeout));
             List<JobResult.Image> images = new ArrayList<>();
             List<byte[]> pngs = new ArrayList<>();
             for (GeneratedImage img : r.images()) {
@@ -80,7 +85,7 @@ final class PipelineJobWork implements JobRunner.Work {
         if (s == null) {
             return null;
         }
-        GenerationPipeline p = pipeline.get();
+        GenerationPipeline p = stages.pipeline();
         ConditioningLayout layout = p.catalog().get(s.model()).layout();
         int f = layout.latentFactor();
         long[] shape = {layout.latentChannels(), s.height() / f, s.width() / f};

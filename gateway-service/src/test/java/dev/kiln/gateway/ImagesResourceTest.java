@@ -109,6 +109,7 @@ class ImagesResourceTest {
     @Test
     void playgroundIsServedAtTheRoot() {
         given().get("/").then().statusCode(200).contentType(containsString("text/html"))
-                .body(containsString("Kiln playground"), containsString("v1/images/generations"));
+                .body(containsString("Kiln playground"), containsString("v1/images/generations"), containsString("v1/jobs"),
+                        containsString("EventSource"));
     }
 }
