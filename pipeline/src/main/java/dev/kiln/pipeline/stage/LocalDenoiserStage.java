@@ -30,7 +30,13 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     private final ModelCatalog catalog;
     private final DenoiseLoopOptions options;
     private final Map<String, DenoiseLoop> loops = new ConcurrentHashMap<>();
-    private volatile DenoiseLoop.BatchObserver observer;
+    private volatile UNetCallObserver observer;
+
+    /** Told after each UNet call of any model's loop: the model, the call's rows and its duration. */
+    @FunctionalInterface
+    public interface UNetCallObserver {
+        void onCall(String model, int rows, long nanos);
+    }
 
     public LocalDenoiserStage(ModelCatalog catalog, DenoiseLoopOptions options) {
         this.catalog = catalog;
@@ -38,9 +44,13 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     }
 
     /** Told about every UNet call of every model's loop (for metrics and benchmarks). */
-    public void observe(DenoiseLoop.BatchObserver observer) {
+    public void observe(UNetCallObserver observer) {
         this.observer = observer;
-        loops.values().forEach(l -> l.observe(observer));
+        loops.forEach((model, l) -> l.observe((rows, nanos) -> observer.onCall(model, rows, nanos)));
+    }
+
+    public DenoiseLoopOptions options() {
+        return options;
     }
 
     @Override
@@ -104,11 +114,12 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     /** One loop per model and UNet: rows of the teacher and of the student cannot share a session call. */
     private DenoiseLoop loop(ModelPackage pkg, UNetRole role) {
         String name = role == UNetRole.TEACHER ? pkg.id() : pkg.id() + "-" + role.id();
-        return loops.computeIfAbsent(name, id -> {
-            DenoiseLoop l = new DenoiseLoop(new UNet(pkg.unet(role)), options, id);
-            DenoiseLoop.BatchObserver o = observer;
+        return loops.computeIfAbsent(name, n -> {
+            String id = pkg.id();
+            DenoiseLoop l = new DenoiseLoop(new UNet(pkg.unet(role)), options, n);
+            UNetCallObserver o = observer;
             if (o != null) {
-                l.observe(o);
+                l.observe((rows, nanos) -> o.onCall(id, rows, nanos));
             }
             return l;
         });
