@@ -8,7 +8,9 @@ import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.model.ConditioningLayout;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.ModelPackage;
+import dev.kiln.pipeline.model.UNetRole;
 import dev.kiln.pipeline.scheduler.Schedulers;
+import dev.kiln.pipeline.stage.DecodeSpec;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -51,7 +53,7 @@ public class ModelsResource {
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Details(@JsonProperty("default") boolean isDefault, Sizes sizes, List<String> schedulers,
-                          Defaults defaults, @JsonProperty("max_steps") Integer maxSteps,
+                          List<String> unets, List<String> decoders, Defaults defaults, @JsonProperty("max_steps") Integer maxSteps,
                           @JsonProperty("max_images") Integer maxImages, String error) {
     }
 
@@ -60,7 +62,8 @@ public class ModelsResource {
     }
 
     /** What a request that leaves these out gets. */
-    public record Defaults(int steps, String scheduler, @JsonProperty("guidance_scale") double guidanceScale, String size) {
+    public record Defaults(int steps, String scheduler, @JsonProperty("guidance_scale") double guidanceScale, String size,
+                           String unet, String decoder) {
     }
 
     @GET
@@ -90,7 +93,7 @@ public class ModelsResource {
         try {
             pkg = catalog.get(id);
         } catch (ModelLoadException e) {
-            return new Model(id, "model", 0, "kiln", new Details(isDefault, null, null, null, null, null, e.getMessage()));
+            return new Model(id, "model", 0, "kiln", new Details(isDefault, null, null, null, null, null, null, null, e.getMessage()));
         }
         // the defaults a request really gets, worked out by the code that fills them in
         GenerationSettings d = GenerationSettings.resolve(GenerationRequest.builder("-").seed(0L).build(), pkg);
@@ -106,7 +109,10 @@ public class ModelsResource {
         }
         return new Model(id, "model", created, "kiln", new Details(isDefault,
                 new Sizes(d.width() + "x" + d.height(), layout.sizeMultiple(), layout.maxImageSize()), schedulers,
-                new Defaults(d.steps(), d.scheduler(), d.guidance(), d.width() + "x" + d.height()),
+                pkg.roles().stream().map(UNetRole::id).toList(),
+                pkg.componentPath(ModelPackage.CONSISTENCY_DECODER).isPresent()
+                        ? List.of(DecodeSpec.VAE, DecodeSpec.CONSISTENCY) : List.of(DecodeSpec.VAE),
+                new Defaults(d.steps(), d.scheduler(), d.guidance(), d.width() + "x" + d.height(), d.unet(), d.decoder()),
                 maxSteps, GenerationSettings.MAX_COUNT, null));
     }
 }

@@ -113,7 +113,7 @@ class ImagesResourceTest {
     @Test
     void healthAndMetrics() {
         given().get("/q/health/live").then().statusCode(200);
-        given().get("/q/health/ready").then().statusCode(200).body("checks[0].data.default_model", equalTo("sd15-tiny-kiln"));
+        given().get("/q/health/ready").then().statusCode(200).body("checks.find { it.name == 'pipeline' }.data.default_model", equalTo("sd15-tiny-kiln"));
         given().contentType(ContentType.JSON).body(GOOD).post("/v1/images/generations").then().statusCode(200);
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("kiln_stage_queue_depth{stage=\"denoiser\"}"))

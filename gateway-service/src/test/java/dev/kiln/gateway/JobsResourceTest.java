@@ -248,6 +248,9 @@ class JobsResourceTest {
                 .body("kiln.defaults.scheduler", equalTo("euler"))
                 .body("kiln.defaults.guidance_scale", equalTo(7.5f))
                 .body("kiln.schedulers", hasItem("dpmpp_2m"))
+                .body("kiln.unets", hasItem("teacher"))
+                .body("kiln.decoders", hasItem("vae"))
+                .body("kiln.defaults.unet", equalTo("teacher"))
                 .body("kiln.max_images", equalTo(10));
     }
 

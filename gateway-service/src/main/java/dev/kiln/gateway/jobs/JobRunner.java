@@ -254,10 +254,12 @@ public final class JobRunner implements AutoCloseable {
             } else {
                 store.fail(job.id(), work.describe(e));
             }
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
+            // an Error (a native library that failed to load, say) fails the job too, rather than the worker
+            RuntimeException failure = e instanceof RuntimeException re ? re : new IllegalStateException(e.toString(), e);
             LOG.debug("job {} failed", job.id(), e);
             try {
-                store.fail(job.id(), work.describe(e));
+                store.fail(job.id(), work.describe(failure));
             } catch (RuntimeException storeDown) {
                 LOG.error("cannot record the failure of job {}", job.id(), storeDown);
             }
