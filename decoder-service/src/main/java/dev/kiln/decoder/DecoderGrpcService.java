@@ -11,9 +11,9 @@ import io.quarkus.grpc.GrpcService;
 /**
  * {@code kiln.v1.Decoder}: the stage's VAE decoders (and encoders, for image-to-image) behind the shared
  * endpoint. Requests decode in parallel on {@code kiln.stage.threads} threads; within a request each image is
- * one session call, so a picture never depends on what it was decoded with. The decoder is chosen by the
- * request's {@code decoder} field ({@code vae} or a component the package names), which is where a
- * consistency decoder plugs in.
+ * one session call, so a picture never depends on what it was decoded with (the consistency decoder runs
+ * a request's images as one batch, with per-image seeds). The request's {@code decoder} field chooses
+ * {@code vae} or {@code consistency}.
  */
 @GrpcService
 public class DecoderGrpcService extends DecoderEndpoint {

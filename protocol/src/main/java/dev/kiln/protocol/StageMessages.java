@@ -3,6 +3,7 @@ package dev.kiln.protocol;
 import com.google.protobuf.ByteString;
 import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.image.RgbImage;
+import dev.kiln.pipeline.model.UNetRole;
 import dev.kiln.pipeline.stage.Conditioning;
 import dev.kiln.pipeline.stage.DecodeSpec;
 import dev.kiln.pipeline.stage.DenoiseSpec;
@@ -111,7 +112,7 @@ public final class StageMessages {
                 .setCond(side(c.cond(), c.condV(), c.contextShape()))
                 .setWidth(spec.width()).setHeight(spec.height()).setSteps(spec.steps())
                 .setScheduler(nullToEmpty(spec.scheduler())).setGuidanceScale(spec.guidance())
-                .setStrength(spec.strength()).setPreviewEvery(previewEvery);
+                .setStrength(spec.strength()).setPreviewEvery(previewEvery).setUnet(nullToEmpty(spec.unet()));
         if (c.guided()) {
             b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape()));
         }
@@ -144,8 +145,9 @@ public final class StageMessages {
             init = rows.toArray(float[][]::new);
         }
         double strength = r.hasInitLatents() ? r.getStrength() : 1.0;
+        String unet = r.getUnet().isEmpty() ? UNetRole.TEACHER.id() : r.getUnet();
         return new DenoiseSpec(emptyToNull(r.getModelId()), c, r.getWidth(), r.getHeight(), r.getSteps(),
-                r.getScheduler(), r.getGuidanceScale(), seeds, init, strength);
+                r.getScheduler(), r.getGuidanceScale(), seeds, init, strength, unet);
     }
 
     /** A progress event; {@code latents} (for previews) travel as FLOAT16 when given. */
@@ -203,6 +205,9 @@ public final class StageMessages {
         DecodeRequest.Builder b = DecodeRequest.newBuilder().setModelId(nullToEmpty(spec.model()))
                 .setLatents(TensorCodec.float32(all, shape)).setDecoder(nullToEmpty(spec.decoder()))
                 .setFormat(ImageFormat.PNG);
+        for (long seed : spec.seeds()) {
+            b.addSeeds(seed);
+        }
         for (Map<String, String> text : spec.pngText()) {
             PngText.Builder t = PngText.newBuilder();
             text.forEach((k, v) -> t.addChunks(TextChunk.newBuilder().setKeyword(k).setText(v)));
@@ -238,8 +243,14 @@ public final class StageMessages {
             }
             texts.add(text);
         }
-        String decoder = r.getDecoder().isEmpty() ? DecodeSpec.VAE : r.getDecoder();
-        return new DecodeSpec(emptyToNull(r.getModelId()), rows, new long[] {shape[1], shape[2], shape[3]}, decoder, texts);
+        if (r.getSeedsCount() != 0 && r.getSeedsCount() != rows.size()) {
+            throw new InvalidRequestException("seeds", "seeds must be empty or one per image: " + r.getSeedsCount()
+                    + " for " + rows.size());
+        }
+        long[] seeds = r.getSeedsCount() == 0 ? new long[rows.size()] : r.getSeedsList().stream().mapToLong(Long::longValue).toArray();
+        String decoder = r.getDecoder().isEmpty() ? DecodeSpec.VAE : DecodeSpec.canonicalDecoder(r.getDecoder());
+        return new DecodeSpec(emptyToNull(r.getModelId()), rows, new long[] {shape[1], shape[2], shape[3]}, decoder, texts,
+                seeds);
     }
 
     public static DecodeResponse decodeResponse(List<byte[]> pngs) {
