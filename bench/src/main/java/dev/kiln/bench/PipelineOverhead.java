@@ -46,7 +46,7 @@ public final class PipelineOverhead {
                          new DenoiseLoopOptions(16, fill, 64))) {
                 java.util.concurrent.atomic.AtomicLong stepNanos = new java.util.concurrent.atomic.AtomicLong();
                 ((dev.kiln.pipeline.stage.LocalDenoiserStage) pipeline.denoiser())
-                        .observe((rows, nanos) -> stepNanos.addAndGet(nanos));
+                        .observe((m, rows, nanos) -> stepNanos.addAndGet(nanos));
                 GenerationRequest request = GenerationRequest.builder("a photo of an astronaut riding a horse")
                         .size(size, size).steps(steps).guidance(7.5).seed(1L).scheduler("euler").build();
                 GenerationSettings settings = pipeline.resolve(request);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.kiln.pipeline.error.DeadlineExceededException;
 import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.error.ModelNotFoundException;
@@ -68,6 +69,11 @@ public class ApiExceptionMappers {
     public Response unavailable(StageUnavailableException e) {
         return Response.status(503).header("Retry-After", "5").type(MediaType.APPLICATION_JSON)
                 .entity(ApiError.of(e.getMessage(), "server_error", null, "unavailable")).build();
+    }
+
+    @ServerExceptionMapper
+    public Response expired(DeadlineExceededException e) {
+        return error(504, e.getMessage(), "server_error", null, "timeout");
     }
 
     @ServerExceptionMapper

@@ -1,6 +1,8 @@
 package dev.kiln.gateway;
 
 import dev.kiln.pipeline.GeneratedImage;
+import dev.kiln.pipeline.GenerationPipeline;
+import dev.kiln.pipeline.denoise.DenoiseProgress;
 import dev.kiln.pipeline.GenerationRequest;
 import dev.kiln.pipeline.GenerationResult;
 import dev.kiln.pipeline.error.InvalidRequestException;
@@ -32,7 +34,7 @@ public class ImagesResource {
     private static final Set<String> STYLES = Set.of("vivid", "natural");
 
     @Inject
-    EmbeddedPipeline pipeline;
+    StageWiring stages;
     @Inject
     ImageStore store;
     @Inject
@@ -61,9 +63,10 @@ public class ImagesResource {
         Timer.Sample sample = Timer.start(registry);
         String outcome = "error";
         try {
-            GenerationResult result = pipeline.get().generate(request);
+            GenerationPipeline pipeline = stages.pipeline();
+            GenerationResult result = stages.generate(pipeline.resolve(request), DenoiseProgress.NONE, () -> false);
             outcome = "ok";
-            registry.counter("kiln.images.total", "model", result.settings().model(), "mode", "embedded")
+            registry.counter("kiln.images.total", "model", result.settings().model(), "mode", stages.mode())
                     .increment(result.images().size());
             List<ImageGenerationResponse.Item> items = new ArrayList<>();
             for (GeneratedImage img : result.images()) {

@@ -11,15 +11,16 @@ import org.eclipse.microprofile.health.Readiness;
 @ApplicationScoped
 public class PipelineReadiness implements HealthCheck {
     @Inject
-    EmbeddedPipeline pipeline;
+    StageWiring stages;
 
     @Override
     public HealthCheckResponse call() {
-        String problem = pipeline.problem();
+        String problem = stages.problem();
         if (problem == null) {
-            return HealthCheckResponse.named("pipeline").up()
-                    .withData("default_model", pipeline.get().catalog().defaultId()).build();
+            return HealthCheckResponse.named("pipeline").up().withData("mode", stages.mode())
+                    .withData("default_model", stages.pipeline().catalog().defaultId()).build();
         }
-        return HealthCheckResponse.named("pipeline").down().withData("reason", problem).build();
+        return HealthCheckResponse.named("pipeline").down().withData("mode", stages.mode())
+                .withData("reason", problem).build();
     }
 }

@@ -2,6 +2,7 @@ package dev.kiln.pipeline;
 
 import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
 import dev.kiln.pipeline.denoise.DenoiseProgress;
+import dev.kiln.pipeline.error.DeadlineExceededException;
 import dev.kiln.pipeline.error.StageUnavailableException;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.ModelPackage;
@@ -15,6 +16,8 @@ import dev.kiln.pipeline.stage.EncoderStage;
 import dev.kiln.pipeline.stage.LocalDecoderStage;
 import dev.kiln.pipeline.stage.LocalDenoiserStage;
 import dev.kiln.pipeline.stage.LocalEncoderStage;
+import dev.kiln.pipeline.stage.RequestDeadline;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -80,7 +83,46 @@ public final class GenerationPipeline implements AutoCloseable {
      *                  method throws {@link CancellationException}
      */
     public GenerationResult generate(GenerationSettings s, DenoiseProgress progress, BooleanSupplier cancelled) {
+        return run(s, progress, cancelled, null);
+    }
+
+    /**
+     * Runs checked settings through the stages, giving up at {@code deadline}: the deadline is checked
+     * between stages, an in-process denoiser drops the request at its next step, and remote stages get it
+     * with each call ({@link RequestDeadline}).
+     *
+     * @throws DeadlineExceededException once the deadline has passed
+     * @throws CancellationException when {@code cancelled} turned true first
+     */
+    public GenerationResult generate(GenerationSettings s, DenoiseProgress progress, BooleanSupplier cancelled,
+                                     Instant deadline) {
+        try {
+            return RequestDeadline.within(deadline, () -> run(s, progress,
+                    () -> cancelled.getAsBoolean() || !Instant.now().isBefore(deadline), deadline));
+        } catch (CancellationException e) {
+            if (!Instant.now().isBefore(deadline) && !cancelled.getAsBoolean()) {
+                throw expired("denoiser", deadline, e);
+            }
+            throw e;
+        }
+    }
+
+    private static DeadlineExceededException expired(String stage, Instant deadline, Throwable cause) {
+        return new DeadlineExceededException(stage, "the request did not finish within its deadline ("
+                + deadline + "); it was stopped before the " + stage + " was done. Retry later, with fewer steps"
+                + " or images, or with a longer timeout", cause);
+    }
+
+    private static void check(Instant deadline, String next) {
+        if (deadline != null && !Instant.now().isBefore(deadline)) {
+            throw expired(next, deadline, null);
+        }
+    }
+
+    private GenerationResult run(GenerationSettings s, DenoiseProgress progress, BooleanSupplier cancelled,
+                                 Instant deadline) {
         long t0 = System.nanoTime();
+        check(deadline, "encoder");
         Conditioning c = encoder.encode(new EncodeSpec(s.model(), s.prompt(), s.negativePrompt(), s.guided()));
         List<String> warnings = new ArrayList<>();
         if (!c.promptDropped().isEmpty()) {
@@ -99,6 +141,7 @@ public final class GenerationPipeline implements AutoCloseable {
             }
         }
         long t1 = System.nanoTime();
+        check(deadline, "denoiser");
         CompletableFuture<List<float[]>> future = denoiser.denoise(new DenoiseSpec(s.model(), c, s.width(), s.height(),
                 s.steps(), s.scheduler(), s.guidance(), seeds, init, s.strength()), progress, cancelled);
         List<float[]> latents = await(future);
@@ -110,6 +153,7 @@ public final class GenerationPipeline implements AutoCloseable {
         for (int i = 0; i < seeds.length; i++) {
             texts.add(Map.of("parameters", s.infotext(i)));
         }
+        check(deadline, "decoder");
         List<byte[]> pngs = decoder.decode(new DecodeSpec(s.model(), latents, latentShape, s.decoder(), texts));
         long t3 = System.nanoTime();
         List<GeneratedImage> images = new ArrayList<>();

@@ -29,6 +29,8 @@ public final class DenoiseLoop implements AutoCloseable {
     private final List<Job> active = new ArrayList<>();
     private final AtomicInteger depth = new AtomicInteger();
     private final Thread worker;
+    /** Under request-level batching: the arrival that did not fit the batch being filled, first in line. */
+    private Job held;
     private volatile boolean closed;
     private volatile BatchObserver observer = (rows, nanos) -> { };
 
@@ -57,6 +59,10 @@ public final class DenoiseLoop implements AutoCloseable {
 
         int total() {
             return images.stream().mapToInt(ImageTrajectory::totalSteps).max().orElse(0);
+        }
+
+        int rows() {
+            return images.stream().mapToInt(ImageTrajectory::rows).sum();
         }
     }
 
@@ -105,14 +111,17 @@ public final class DenoiseLoop implements AutoCloseable {
         while (!closed) {
             try {
                 if (batch.isEmpty()) {
-                    Job first = arrivals.poll(100, TimeUnit.MILLISECONDS);
+                    Job first = held != null ? held : arrivals.poll(100, TimeUnit.MILLISECONDS);
+                    held = null;
                     if (first == null) {
                         continue;
                     }
                     admit(first);
                     fill();
                 }
-                drainArrivals();
+                if (options.batching() == DenoiseLoopOptions.Batching.ITERATION) {
+                    drainArrivals();
+                }
                 dropCancelled();
                 if (batch.isEmpty()) {
                     continue;
@@ -143,6 +152,11 @@ public final class DenoiseLoop implements AutoCloseable {
             if (next == null) {
                 return;
             }
+            if (options.batching() == DenoiseLoopOptions.Batching.REQUEST && batch.rows() + next.rows() > options.maxRows()) {
+                // a request-level batch is closed once full; the next request opens the following one
+                held = next;
+                return;
+            }
             admit(next);
         }
     }
@@ -171,8 +185,9 @@ public final class DenoiseLoop implements AutoCloseable {
                 cancel = true;
             }
             if (cancel) {
-                finish(job);
+                // out of the batch before finish() forgets which images are the job's
                 batch.removeIf(t -> owners.get(t) == job);
+                finish(job);
                 job.result.completeExceptionally(new CancellationException("request cancelled"));
             }
         }
@@ -227,6 +242,10 @@ public final class DenoiseLoop implements AutoCloseable {
         }
         failAll(new CancellationException("denoiser shutting down"));
         batch.release();
+        if (held != null) {
+            held.result.completeExceptionally(new CancellationException("denoiser shutting down"));
+            held = null;
+        }
         Job j;
         while ((j = arrivals.poll()) != null) {
             j.result.completeExceptionally(new CancellationException("denoiser shutting down"));

@@ -29,7 +29,13 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     private final ModelCatalog catalog;
     private final DenoiseLoopOptions options;
     private final Map<String, DenoiseLoop> loops = new ConcurrentHashMap<>();
-    private volatile DenoiseLoop.BatchObserver observer;
+    private volatile UNetCallObserver observer;
+
+    /** Told after each UNet call of any model's loop: the model, the call's rows and its duration. */
+    @FunctionalInterface
+    public interface UNetCallObserver {
+        void onCall(String model, int rows, long nanos);
+    }
 
     public LocalDenoiserStage(ModelCatalog catalog, DenoiseLoopOptions options) {
         this.catalog = catalog;
@@ -37,9 +43,13 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     }
 
     /** Told about every UNet call of every model's loop (for metrics and benchmarks). */
-    public void observe(DenoiseLoop.BatchObserver observer) {
+    public void observe(UNetCallObserver observer) {
         this.observer = observer;
-        loops.values().forEach(l -> l.observe(observer));
+        loops.forEach((model, l) -> l.observe((rows, nanos) -> observer.onCall(model, rows, nanos)));
+    }
+
+    public DenoiseLoopOptions options() {
+        return options;
     }
 
     @Override
@@ -100,9 +110,9 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     private DenoiseLoop loop(ModelPackage pkg) {
         return loops.computeIfAbsent(pkg.id(), id -> {
             DenoiseLoop l = new DenoiseLoop(new UNet(pkg.unet()), options, id);
-            DenoiseLoop.BatchObserver o = observer;
+            UNetCallObserver o = observer;
             if (o != null) {
-                l.observe(o);
+                l.observe((rows, nanos) -> o.onCall(id, rows, nanos));
             }
             return l;
         });

@@ -1,0 +1,162 @@
+package dev.kiln.pipeline.denoise;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.kiln.pipeline.Fixtures;
+import dev.kiln.pipeline.GenerationPipeline;
+import dev.kiln.pipeline.GenerationRequest;
+import dev.kiln.pipeline.GenerationSettings;
+import dev.kiln.pipeline.error.DeadlineExceededException;
+import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.pipeline.stage.LocalDenoiserStage;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** Iteration-level against request-level batching, and deadlines, on the fixture UNet. */
+class BatchingPolicyTest {
+    static ModelCatalog catalog;
+
+    @BeforeAll
+    static void open() {
+        catalog = Fixtures.catalog(OnnxRuntimeOptions.cpu().withThreads(1));
+    }
+
+    @AfterAll
+    static void close() {
+        catalog.close();
+    }
+
+    // the diffusers flavour takes a timestep per row, so requests at different steps can share a call
+    static GenerationRequest request(long seed, int steps) {
+        return GenerationRequest.builder("a kiln").model(Fixtures.DIFFUSERS).size(64, 64).steps(steps).scheduler("ddim")
+                .guidance(7.5).seed(seed).build();
+    }
+
+    /**
+     * Runs request A, and request B once A has taken a step; returns the order in which their steps were
+     * reported ("A1", "B1", ...) and each call's row count.
+     */
+    static List<String> race(DenoiseLoopOptions options, List<Integer> rowsPerCall, List<byte[]> pngs) throws Exception {
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, options)) {
+            ((LocalDenoiserStage) p.denoiser()).observe((model, rows, nanos) -> rowsPerCall.add(rows));
+            CountDownLatch aStarted = new CountDownLatch(1);
+            GenerationSettings a = p.resolve(request(1, 8));
+            GenerationSettings b = p.resolve(request(2, 8));
+            CompletableFuture<byte[]> fa = CompletableFuture.supplyAsync(() -> p.generate(a, (step, total, l) -> {
+                order.add("A" + step);
+                aStarted.countDown();
+                sleep(15);
+            }, () -> false).images().get(0).png(), pool);
+            assertTrue(aStarted.await(30, TimeUnit.SECONDS));
+            CompletableFuture<byte[]> fb = CompletableFuture.supplyAsync(() -> p.generate(b, (step, total, l) -> {
+                order.add("B" + step);
+                sleep(15);
+            }, () -> false).images().get(0).png(), pool);
+            pngs.add(fa.get(60, TimeUnit.SECONDS));
+            pngs.add(fb.get(60, TimeUnit.SECONDS));
+        } finally {
+            pool.shutdownNow();
+        }
+        return order;
+    }
+
+    static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Test
+    void iterationLevelLetsALaterRequestJoinTheRunningBatch() throws Exception {
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        List<byte[]> pngs = new ArrayList<>();
+        List<String> order = race(new DenoiseLoopOptions(4, Duration.ZERO, 8), rows, pngs);
+        assertTrue(order.indexOf("B1") < order.indexOf("A8"), "B joined before A finished: " + order);
+        assertTrue(rows.contains(4), "some UNet calls carried both requests: " + rows);
+        assertSameImagesAsAlone(pngs);
+    }
+
+    @Test
+    void requestLevelMakesALaterRequestWaitForTheBatchToEnd() throws Exception {
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        List<byte[]> pngs = new ArrayList<>();
+        List<String> order = race(new DenoiseLoopOptions(4, Duration.ZERO, 8, DenoiseLoopOptions.Batching.REQUEST), rows, pngs);
+        assertEquals(List.of("A1", "A2", "A3", "A4", "A5", "A6", "A7", "A8", "B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8"),
+                order);
+        assertEquals(Collections.nCopies(16, 2), rows, "each call carried one guided image");
+        assertSameImagesAsAlone(pngs);
+    }
+
+    @Test
+    void requestLevelFillsABatchWithRequestsThatArriveTogether() throws Exception {
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        DenoiseLoopOptions options = new DenoiseLoopOptions(4, Duration.ofMillis(500), 8, DenoiseLoopOptions.Batching.REQUEST);
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, options)) {
+            ((LocalDenoiserStage) p.denoiser()).observe((model, r, nanos) -> rows.add(r));
+            List<CompletableFuture<?>> all = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                GenerationSettings s = p.resolve(request(10 + i, 4));
+                all.add(CompletableFuture.runAsync(() -> p.generate(s, DenoiseProgress.NONE, () -> false), pool));
+            }
+            CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        // two of three fit in 4 rows and ran together for 4 steps; the third ran alone afterwards
+        assertEquals(List.of(4, 4, 4, 4, 2, 2, 2, 2), rows);
+    }
+
+    private static void assertSameImagesAsAlone(List<byte[]> pngs) {
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(2, Duration.ZERO, 4))) {
+            assertArrayEquals(p.generate(request(1, 8)).images().get(0).png(), pngs.get(0));
+            assertArrayEquals(p.generate(request(2, 8)).images().get(0).png(), pngs.get(1));
+        }
+    }
+
+    @Test
+    void aDeadlineStopsTheRequestBetweenStepsAndLeavesTheLoopServing() {
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(4, Duration.ZERO, 8))) {
+            GenerationSettings slow = p.resolve(request(3, 40));
+            List<Integer> steps = Collections.synchronizedList(new ArrayList<>());
+            long t0 = System.nanoTime();
+            DeadlineExceededException e = assertThrows(DeadlineExceededException.class, () -> p.generate(slow,
+                    (step, total, l) -> {
+                        steps.add(step);
+                        sleep(20);
+                    }, () -> false, Instant.now().plusMillis(300)));
+            long ms = (System.nanoTime() - t0) / 1_000_000;
+            assertTrue(ms < 2000, "gave up near the deadline, not at the end: " + ms + " ms");
+            assertTrue(steps.size() < 40, "stopped before the last step: " + steps.size());
+            assertTrue(e.getMessage().contains("deadline"), e.getMessage());
+            assertEquals(0, p.denoiser().queueDepth(), "the expired request left the loop");
+
+            // an already expired deadline fails before any stage runs
+            assertThrows(DeadlineExceededException.class, () -> p.generate(slow, DenoiseProgress.NONE, () -> false,
+                    Instant.now().minusSeconds(1)));
+            // and a generous one changes nothing in the picture
+            byte[] within = p.generate(p.resolve(request(3, 4)), DenoiseProgress.NONE, () -> false,
+                    Instant.now().plusSeconds(60)).images().get(0).png();
+            assertArrayEquals(p.generate(request(3, 4)).images().get(0).png(), within);
+        }
+    }
+}
