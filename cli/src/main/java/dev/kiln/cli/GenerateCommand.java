@@ -10,7 +10,6 @@ import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.error.ModelNotFoundException;
 import dev.kiln.pipeline.model.ModelCatalog;
-import dev.kiln.pipeline.model.OnnxRuntimeOptions;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -61,11 +60,8 @@ final class GenerateCommand implements Callable<Integer> {
             description = "Output PNG; with several pictures, -1, -2, ... is added before .png (default: ${DEFAULT-VALUE}).")
     Path output;
 
-    @Option(names = {"-m", "--model"}, description = "Model id among the shipped packages, or a package folder.")
-    String model;
-
-    @Option(names = "--models-dir", description = "Folder of model packages (default: the checkout's models/).")
-    Path modelsDir;
+    @CommandLine.Mixin
+    ModelOptions models = new ModelOptions();
 
     @Option(names = "--init-image", description = "Picture to start from (image-to-image).")
     Path initImage;
@@ -73,8 +69,14 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--strength", description = "Image-to-image strength in (0, 1] (default 0.75).")
     Double strength;
 
-    @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")
-    int threads;
+    @Option(names = "--teacher", description = "Sample with the model's teacher UNet (many steps) instead of its one-step student.")
+    boolean teacher;
+
+    @Option(names = "--unet", paramLabel = "teacher|student", description = "Which UNet samples (default: the model's, for emoji-tiny the one-step student).")
+    String unet;
+
+    @Option(names = "--decoder", paramLabel = "vae|consistency", description = "Latents to pixels with the VAE (default) or the model's consistency decoder.")
+    String decoder;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -90,7 +92,7 @@ final class GenerateCommand implements Callable<Integer> {
             err.println("error: " + e.getMessage());
             return EXIT_BAD_REQUEST;
         }
-        try (ModelCatalog catalog = catalog();
+        try (ModelCatalog catalog = models.catalog();
              GenerationPipeline pipeline = GenerationPipeline.embedded(catalog, DenoiseLoopOptions.defaults())) {
             GenerationSettings settings = pipeline.resolve(request);
             GenerationResult result;
@@ -107,8 +109,9 @@ final class GenerateCommand implements Callable<Integer> {
             List<Path> written = write(result);
             for (int i = 0; i < written.size(); i++) {
                 GeneratedImage img = result.images().get(i);
-                out.printf("%s  seed %d  %dx%d  %d steps %s  model %s%n", written.get(i), img.seed(), settings.width(),
-                        settings.height(), settings.steps(), settings.samplerName(), settings.model());
+                out.printf("%s  seed %d  %dx%d  %d steps %s  model %s (%s UNet, %s decoder)%n", written.get(i), img.seed(),
+                        settings.width(), settings.height(), settings.steps(), settings.samplerName(), settings.model(),
+                        settings.unet(), settings.decoder());
             }
             out.printf("took %.2f s (encode %.0f ms, denoise %.0f ms, decode %.0f ms)%n",
                     (result.encodeNanos() + result.denoiseNanos() + result.decodeNanos()) / 1e9,
@@ -145,27 +148,12 @@ final class GenerateCommand implements Callable<Integer> {
             }
             init = Files.readAllBytes(initImage);
         }
-        String modelId = model != null && Files.isDirectory(Path.of(model))
-                ? Path.of(model).toAbsolutePath().normalize().getFileName().toString() : model;
-        return GenerationRequest.builder(String.join(" ", prompt)).model(modelId).negativePrompt(negative)
+        if (teacher && unet != null && !unet.equalsIgnoreCase("teacher")) {
+            throw new InvalidRequestException("unet", "--teacher and --unet " + unet + " contradict each other; give one");
+        }
+        return GenerationRequest.builder(String.join(" ", prompt)).model(models.modelId()).negativePrompt(negative)
                 .size(w, h).steps(steps).scheduler(scheduler).guidance(guidance).seed(seed).count(count)
-                .initImage(init, strength).build();
-    }
-
-    private ModelCatalog catalog() {
-        OnnxRuntimeOptions options = OnnxRuntimeOptions.cpu().withThreads(threads);
-        if (model != null && Files.isDirectory(Path.of(model))) {
-            return ModelCatalog.of(Path.of(model), options);
-        }
-        return ModelCatalog.shipped(modelsDir(), model, options);
-    }
-
-    private Path modelsDir() {
-        if (modelsDir != null) {
-            return modelsDir;
-        }
-        String prop = System.getProperty("kiln.models.dir", System.getenv("KILN_MODELS_DIR"));
-        return Path.of(prop != null ? prop : "models");
+                .initImage(init, strength).unet(teacher ? "teacher" : unet).decoder(decoder).build();
     }
 
     private List<Path> write(GenerationResult result) throws IOException {

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** Entry point of the {@code kiln} command. */
 @Command(name = "kiln", mixinStandardHelpOptions = true, version = "kiln 0.1.0",
         description = "Serve and run text-to-image diffusion models.",
-        subcommands = {GenerateCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, EvalCommand.class, SamplesCommand.class, CommandLine.HelpCommand.class})
 public final class Kiln implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

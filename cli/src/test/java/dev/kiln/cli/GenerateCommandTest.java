@@ -61,6 +61,37 @@ class GenerateCommandTest {
     }
 
     @Test
+    void teacherAndDecoderChoicesAreCheckedAgainstThePackage(@TempDir Path tmp) {
+        Run teacher = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--teacher", "--steps", "2",
+                "-o", tmp.resolve("t.png").toString());
+        assertEquals(0, teacher.exit(), teacher.err());
+        assertTrue(teacher.out().contains("(teacher UNet, vae decoder)"), teacher.out());
+
+        Run student = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--unet", "student", "-o", tmp.resolve("s.png").toString());
+        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, student.exit());
+        assertTrue(student.err().contains("has no student UNet; it offers: teacher"), student.err());
+
+        Run both = run("generate", "a fox", "--teacher", "--unet", "student", "-o", tmp.resolve("b.png").toString());
+        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, both.exit());
+        assertTrue(both.err().contains("contradict"), both.err());
+
+        Run cd = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--decoder", "consistency", "-o", tmp.resolve("c.png").toString());
+        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, cd.exit());
+        assertTrue(cd.err().contains("offers: vae"), cd.err());
+        assertTrue(Files.notExists(tmp.resolve("s.png")) && Files.notExists(tmp.resolve("c.png")));
+    }
+
+    @Test
+    void evalAndSamplesNeedAPackageWithAnEvaluationSet(@TempDir Path tmp) {
+        Run eval = run("eval", "--model", "sd15-tiny-kiln");
+        assertEquals(GenerateCommand.EXIT_BAD_MODEL, eval.exit());
+        assertTrue(eval.err().contains("eval/prompts.json is missing"), eval.err());
+        Run samples = run("samples", "--model", "sd15-tiny-kiln", "-o", tmp.toString());
+        assertEquals(GenerateCommand.EXIT_BAD_MODEL, samples.exit());
+        assertTrue(samples.err().contains("eval/prompts.json is missing"), samples.err());
+    }
+
+    @Test
     void numbering() {
         assertEquals(Path.of("a/out-2.png"), GenerateCommand.numbered(Path.of("a/out.png"), 2));
         assertEquals(Path.of("pic-1"), GenerateCommand.numbered(Path.of("pic"), 1));

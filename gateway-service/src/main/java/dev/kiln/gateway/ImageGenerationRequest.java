@@ -5,7 +5,9 @@ import com.fasterxml.jackson.annotation.JsonProperty;
 /**
  * The body of {@code POST /v1/images/generations}: OpenAI's fields, then Kiln's extensions.
  * {@code quality}, {@code style} and {@code user} are accepted for compatibility and checked, but do not
- * change the picture.
+ * change the picture. {@code unet} ({@code teacher} | {@code student}) chooses a model's UNet; clients that
+ * cannot add fields write it as a model suffix instead ({@code "model": "emoji-tiny:teacher"}).
+ * {@code decoder} is {@code vae} or {@code consistency}.
  */
 public record ImageGenerationRequest(
         String prompt,
@@ -22,5 +24,7 @@ public record ImageGenerationRequest(
         String scheduler,
         Long seed,
         @JsonProperty("init_image") String initImage,
-        Double strength) {
+        Double strength,
+        String unet,
+        String decoder) {
 }

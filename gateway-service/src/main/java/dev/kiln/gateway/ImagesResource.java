@@ -123,6 +123,7 @@ public class ImagesResource {
         }
         return GenerationRequest.builder(body.prompt()).model(body.model()).negativePrompt(body.negativePrompt())
                 .size(w, h).steps(body.steps()).scheduler(body.scheduler()).guidance(body.guidanceScale())
-                .seed(body.seed()).count(body.n()).initImage(init, body.strength()).build();
+                .seed(body.seed()).count(body.n()).initImage(init, body.strength()).unet(body.unet())
+                .decoder(body.decoder()).build();
     }
 }

@@ -65,6 +65,16 @@ class ImagesResourceTest {
     }
 
     @Test
+    void teacherCanBeAskedForByFieldOrModelSuffix() {
+        String field = given().contentType(ContentType.JSON).body(GOOD.replace("{", "{\"unet\": \"teacher\", "))
+                .post("/v1/images/generations").then().statusCode(200).extract().path("data[0].b64_json");
+        String suffix = given().contentType(ContentType.JSON)
+                .body(GOOD.replace("{", "{\"model\": \"sd15-tiny-kiln:teacher\", "))
+                .post("/v1/images/generations").then().statusCode(200).extract().path("data[0].b64_json");
+        assertArrayEquals(Base64.getDecoder().decode(field), Base64.getDecoder().decode(suffix));
+    }
+
+    @Test
     void sameSeedSameBytes() {
         String a = given().contentType(ContentType.JSON).body(GOOD).post("/v1/images/generations").path("data[0].b64_json");
         String b = given().contentType(ContentType.JSON).body(GOOD.replace("\"seed\": 5", "\"seed\": 4, \"n\": 2"))
@@ -86,6 +96,10 @@ class ImagesResourceTest {
         "too many images|{\"prompt\": \"x\", \"n\": 11}|400|n|between 1 and 10",
         "unknown model|{\"prompt\": \"x\", \"model\": \"dall-e-3\"}|404|model|does not exist",
         "not json|{prompt|400||not valid JSON",
+        "no student in this model|{\"prompt\": \"x\", \"unet\": \"student\"}|400|unet|has no student UNet",
+        "student by model suffix|{\"prompt\": \"x\", \"model\": \"sd15-tiny-kiln:student\"}|400|unet|has no student UNet",
+        "unknown unet|{\"prompt\": \"x\", \"unet\": \"pupil\"}|400|unet|teacher or student",
+        "no consistency decoder|{\"prompt\": \"x\", \"decoder\": \"consistency\"}|400|decoder|offers: vae",
     })
     void badRequestGetsOpenAiErrorAndTheNextSucceeds(String name, String body, int status, String param, String message) {
         given().contentType(ContentType.JSON).body(body).post("/v1/images/generations")

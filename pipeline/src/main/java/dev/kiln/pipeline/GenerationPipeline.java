@@ -64,8 +64,9 @@ public final class GenerationPipeline implements AutoCloseable {
 
     /** Checks a request and fills in its defaults without running it. */
     public GenerationSettings resolve(GenerationRequest request) {
-        ModelPackage pkg = catalog.get(request.model());
-        return GenerationSettings.resolve(request, pkg);
+        GenerationRequest r = request.withUNetFromModel();
+        ModelPackage pkg = catalog.get(r.model());
+        return GenerationSettings.resolve(r, pkg);
     }
 
     public GenerationResult generate(GenerationRequest request) {
@@ -143,7 +144,7 @@ public final class GenerationPipeline implements AutoCloseable {
         long t1 = System.nanoTime();
         check(deadline, "denoiser");
         CompletableFuture<List<float[]>> future = denoiser.denoise(new DenoiseSpec(s.model(), c, s.width(), s.height(),
-                s.steps(), s.scheduler(), s.guidance(), seeds, init, s.strength()), progress, cancelled);
+                s.steps(), s.scheduler(), s.guidance(), seeds, init, s.strength(), s.unet()), progress, cancelled);
         List<float[]> latents = await(future);
         long t2 = System.nanoTime();
         ModelPackage pkg = catalog.get(s.model());
@@ -154,7 +155,7 @@ public final class GenerationPipeline implements AutoCloseable {
             texts.add(Map.of("parameters", s.infotext(i)));
         }
         check(deadline, "decoder");
-        List<byte[]> pngs = decoder.decode(new DecodeSpec(s.model(), latents, latentShape, s.decoder(), texts));
+        List<byte[]> pngs = decoder.decode(new DecodeSpec(s.model(), latents, latentShape, s.decoder(), texts, seeds));
         long t3 = System.nanoTime();
         List<GeneratedImage> images = new ArrayList<>();
         for (int i = 0; i < pngs.size(); i++) {

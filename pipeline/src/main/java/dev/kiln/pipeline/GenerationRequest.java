@@ -1,5 +1,8 @@
 package dev.kiln.pipeline;
 
+import dev.kiln.pipeline.error.InvalidRequestException;
+import dev.kiln.pipeline.model.UNetRole;
+
 /**
  * What a caller asks for. Every field but the prompt may be left null, meaning "the model's default"
  * (from its {@code kiln.json}, else Stable Diffusion's); {@link GenerationSettings#resolve} fills them
@@ -18,11 +21,38 @@ package dev.kiln.pipeline;
  * @param count          number of images
  * @param initImage      encoded picture (PNG, JPEG, ...) for image-to-image, or null
  * @param strength       image-to-image strength in (0, 1]
- * @param decoder        {@code vae} or another decoder the package ships
+ * @param decoder        {@code vae}, or {@code consistency} when the package ships a consistency decoder
+ * @param unet           {@code teacher} or {@code student} (a package's one-step student), null for the
+ *                       package's default; a model id may carry it as a suffix instead: {@code emoji-tiny:teacher}
  */
 public record GenerationRequest(String model, String prompt, String negativePrompt, Integer width, Integer height,
                                 Integer steps, String scheduler, Double guidance, Long seed, Integer count,
-                                byte[] initImage, Double strength, String decoder) {
+                                byte[] initImage, Double strength, String decoder, String unet) {
+
+    /**
+     * This request with a {@code model:unet} suffix moved into {@link #unet()}, so clients that can only
+     * set OpenAI's {@code model} field can still choose the teacher or the student.
+     *
+     * @throws InvalidRequestException when the suffix and the {@code unet} field disagree
+     */
+    public GenerationRequest withUNetFromModel() {
+        if (model == null) {
+            return this;
+        }
+        int colon = model.lastIndexOf(':');
+        if (colon <= 0) {
+            return this;
+        }
+        String suffix = model.substring(colon + 1);
+        if (UNetRole.parse(suffix).isEmpty()) {
+            return this;
+        }
+        if (unet != null && !unet.isBlank() && !unet.trim().equalsIgnoreCase(suffix)) {
+            throw new InvalidRequestException("unet", "model '" + model + "' asks for the " + suffix
+                    + " UNet but unet is '" + unet + "'; give one of them");
+        }
+        return toBuilder().model(model.substring(0, colon)).unet(suffix).build();
+    }
 
     public static Builder builder(String prompt) {
         return new Builder(prompt);
@@ -42,6 +72,7 @@ public record GenerationRequest(String model, String prompt, String negativeProm
         b.initImage = initImage;
         b.strength = strength;
         b.decoder = decoder;
+        b.unet = unet;
         return b;
     }
 
@@ -60,6 +91,7 @@ public record GenerationRequest(String model, String prompt, String negativeProm
         private byte[] initImage;
         private Double strength;
         private String decoder;
+        private String unet;
 
         private Builder(String prompt) {
             this.prompt = prompt;
@@ -122,9 +154,15 @@ public record GenerationRequest(String model, String prompt, String negativeProm
             return this;
         }
 
+        /** {@code teacher} or {@code student}; null for the package's default. */
+        public Builder unet(String v) {
+            unet = v;
+            return this;
+        }
+
         public GenerationRequest build() {
             return new GenerationRequest(model, prompt, negativePrompt, width, height, steps, scheduler, guidance, seed,
-                    count, initImage, strength, decoder);
+                    count, initImage, strength, decoder, unet);
         }
     }
 }

@@ -8,8 +8,10 @@ import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.scheduler.Scheduler;
 import dev.kiln.pipeline.scheduler.Schedulers;
 import dev.kiln.pipeline.stage.DecodeSpec;
+import dev.kiln.pipeline.model.SamplingDefaults;
+import dev.kiln.pipeline.model.UNetRole;
 import java.util.LinkedHashMap;
-import java.util.Locale;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 
@@ -22,10 +24,12 @@ import java.util.concurrent.ThreadLocalRandom;
  * @param guided      whether classifier-free guidance runs (guidance above 1 and a scheduler that uses it)
  * @param seed        seed of image 0; image i uses {@code seed + i}
  * @param initImage   the init picture resized to width×height, or null
+ * @param decoder     {@link DecodeSpec#VAE} or {@link DecodeSpec#CONSISTENCY}
+ * @param unet        which UNet samples: {@code teacher} or {@code student} ({@link UNetRole#id()})
  */
 public record GenerationSettings(String model, String prompt, String negativePrompt, int width, int height, int steps,
                                  String scheduler, String samplerName, double guidance, boolean guided, long seed,
-                                 int count, RgbImage initImage, double strength, String decoder) {
+                                 int count, RgbImage initImage, double strength, String decoder, String unet) {
     public static final int MAX_STEPS = 150;
     public static final int MAX_COUNT = 10;
     public static final double MAX_GUIDANCE = 30;
@@ -54,21 +58,31 @@ public record GenerationSettings(String model, String prompt, String negativePro
         checkSide("width", width, layout);
         checkSide("height", height, layout);
 
+        UNetRole role = pkg.defaultRole();
+        if (request.unet() != null && !request.unet().isBlank()) {
+            role = UNetRole.parse(request.unet()).orElseThrow(() -> new InvalidRequestException("unet",
+                    "unet must be teacher or student, was '" + request.unet() + "'"));
+            if (!pkg.roles().contains(role)) {
+                throw new InvalidRequestException("unet", "model " + pkg.id() + " has no " + role.id()
+                        + " UNet; it offers: " + String.join(", ", pkg.roles().stream().map(UNetRole::id).toList()));
+            }
+        }
+        SamplingDefaults defaults = pkg.samplingDefaults(role);
         String schedulerName = request.scheduler() == null || request.scheduler().isBlank()
-                ? pkg.defaultString("scheduler", DEFAULT_SCHEDULER) : request.scheduler();
+                ? orDefault(defaults.scheduler(), DEFAULT_SCHEDULER) : request.scheduler();
         Scheduler scheduler;
         try {
             scheduler = Schedulers.create(schedulerName, pkg.schedulerConfig());
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("scheduler", e.getMessage());
         }
-        int steps = orDefault(request.steps(), pkg.defaultInt("steps", DEFAULT_STEPS));
+        int steps = orDefault(request.steps(), orDefault(defaults.steps(), DEFAULT_STEPS));
         int maxSteps = Math.min(MAX_STEPS, scheduler.maxSteps());
         if (steps < 1 || steps > maxSteps) {
             throw new InvalidRequestException("steps", "steps must be between 1 and " + maxSteps + " for scheduler "
                     + scheduler.name() + ", was " + steps);
         }
-        double guidance = request.guidance() != null ? request.guidance() : pkg.defaultDouble("guidance", DEFAULT_GUIDANCE);
+        double guidance = request.guidance() != null ? request.guidance() : orDefault(defaults.guidance(), DEFAULT_GUIDANCE);
         if (!Double.isFinite(guidance) || guidance < 0 || guidance > MAX_GUIDANCE) {
             throw new InvalidRequestException("guidance_scale", "guidance_scale must be between 0 and " + (int) MAX_GUIDANCE
                     + ", was " + guidance);
@@ -101,16 +115,21 @@ public record GenerationSettings(String model, String prompt, String negativePro
         } else if (request.strength() != null) {
             throw new InvalidRequestException("strength", "strength applies only with an init image");
         }
-        String decoder = request.decoder() == null || request.decoder().isBlank() ? DecodeSpec.VAE
-                : request.decoder().toLowerCase(Locale.ROOT);
-        if (!decoder.equals(DecodeSpec.VAE)) {
-            throw new InvalidRequestException("decoder", "unknown decoder '" + request.decoder() + "'; model "
-                    + pkg.id() + " offers: " + DecodeSpec.VAE);
+        String decoder = DecodeSpec.VAE;
+        if (request.decoder() != null && !request.decoder().isBlank()) {
+            List<String> offered = pkg.componentPath(ModelPackage.CONSISTENCY_DECODER).isPresent()
+                    ? List.of(DecodeSpec.VAE, DecodeSpec.CONSISTENCY) : List.of(DecodeSpec.VAE);
+            decoder = DecodeSpec.canonicalDecoder(request.decoder());
+            if (!offered.contains(decoder)) {
+                throw new InvalidRequestException("decoder", "unknown decoder '" + request.decoder() + "'; model "
+                        + pkg.id() + " offers: " + String.join(", ", offered));
+            }
         }
         String negative = request.negativePrompt() == null ? "" : request.negativePrompt();
         boolean guided = guidance > 1 && scheduler.usesGuidance();
         return new GenerationSettings(pkg.id(), request.prompt(), negative, width, height, steps, scheduler.name(),
-                Schedulers.displayName(scheduler.name()), guidance, guided, seed, count, init, strength, decoder);
+                Schedulers.displayName(scheduler.name()), guidance, guided, seed, count, init, strength, decoder,
+                role.id());
     }
 
     private static void checkSide(String name, int px, ConditioningLayout layout) {
@@ -126,6 +145,14 @@ public record GenerationSettings(String model, String prompt, String negativePro
     }
 
     private static int orDefault(Integer v, int d) {
+        return v == null ? d : v;
+    }
+
+    private static double orDefault(Double v, double d) {
+        return v == null ? d : v;
+    }
+
+    private static String orDefault(String v, String d) {
         return v == null ? d : v;
     }
 
@@ -151,6 +178,9 @@ public record GenerationSettings(String model, String prompt, String negativePro
         p.put("Seed", Long.toString(seed + i));
         p.put("Size", width + "x" + height);
         p.put("Model", model);
+        if (unet.equals(UNetRole.STUDENT.id())) {
+            p.put("UNet", unet);
+        }
         if (initImage != null) {
             p.put("Denoising strength", number(strength));
         }

@@ -26,7 +26,17 @@ import java.util.Optional;
  *
  * Loading opens every required session at once so a broken package fails at start-up with a
  * message naming the file, not in the middle of a request. Optional components named in
- * {@code kiln.json} (a one-step student UNet, a consistency decoder, ...) open on first use.
+ * {@code kiln.json}'s {@code components} open on first use, but their files are checked at load:
+ * <ul>
+ *   <li>{@code student_unet}: a one-step (DMD) student with the teacher's signature; requests choose it
+ *       or the teacher ({@link UNetRole}), {@code defaults.unet} says which one they get by default;</li>
+ *   <li>{@code consistency_decoder}: a pixel-space decoder sampled in two steps
+ *       ({@link dev.kiln.pipeline.decode.ConsistencyDecoder});</li>
+ *   <li>{@code evaluator}: the image encoder that judges quality ({@code kiln eval});</li>
+ *   <li>{@code unet_torchscript}: the teacher's TorchScript twin, for adapter training (not ONNX).</li>
+ * </ul>
+ * {@code defaults} holds the sampling defaults of the default UNet, {@code teacher_defaults} (or
+ * {@code student_defaults}) those of the other one.
  */
 public final class ModelPackage implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -41,6 +51,12 @@ public final class ModelPackage implements AutoCloseable {
     private final Map<String, OnnxModel> optional = new LinkedHashMap<>();
     private final ConditioningLayout layout;
     private final SchedulerConfig schedulerConfig;
+    private final UNetRole defaultRole;
+
+    public static final String STUDENT_UNET = "student_unet";
+    public static final String CONSISTENCY_DECODER = "consistency_decoder";
+    public static final String EVALUATOR = "evaluator";
+    public static final String UNET_TORCHSCRIPT = "unet_torchscript";
 
     private ModelPackage(String id, Path root, JsonNode manifest, SchedulerConfig schedulerConfig,
                          OnnxRuntimeOptions options) {
@@ -55,6 +71,8 @@ public final class ModelPackage implements AutoCloseable {
             this.unet = track(opened, OnnxModel.open(root.resolve("unet/model.onnx"), id + ": unet/model.onnx", options));
             this.vaeDecoder = track(opened, OnnxModel.open(root.resolve("vae_decoder/model.onnx"), id + ": vae_decoder/model.onnx", options));
             this.layout = readLayout();
+            checkComponents();
+            this.defaultRole = readDefaultRole();
         } catch (RuntimeException e) {
             opened.forEach(OnnxModel::close);
             throw e;
@@ -128,6 +146,41 @@ public final class ModelPackage implements AutoCloseable {
                 c.path("max_image_size").asInt(2048));
     }
 
+    /** A package that names a file it does not ship is broken: say so at load, not at the first request. */
+    private void checkComponents() {
+        JsonNode components = manifest.path("components");
+        if (components.isMissingNode()) {
+            return;
+        }
+        if (!components.isObject()) {
+            throw new ModelLoadException(id + ": kiln.json: components must be an object of name -> relative path");
+        }
+        components.fields().forEachRemaining(e -> {
+            if (!e.getValue().isTextual()) {
+                throw new ModelLoadException(id + ": kiln.json: components." + e.getKey() + " must be a relative path");
+            }
+            Path p = root.resolve(e.getValue().asText());
+            if (!Files.isRegularFile(p)) {
+                throw new ModelLoadException(id + ": kiln.json names component " + e.getKey() + " at "
+                        + e.getValue().asText() + ", but " + p + " is missing");
+            }
+        });
+    }
+
+    private UNetRole readDefaultRole() {
+        JsonNode n = manifest.path("defaults").path("unet");
+        if (n.isMissingNode() || n.isNull()) {
+            return UNetRole.TEACHER;
+        }
+        UNetRole r = UNetRole.parse(n.asText()).orElseThrow(() -> new ModelLoadException(id
+                + ": kiln.json: defaults.unet must be \"teacher\" or \"student\", was " + n));
+        if (!roles().contains(r)) {
+            throw new ModelLoadException(id + ": kiln.json: defaults.unet is \"student\" but components has no "
+                    + STUDENT_UNET);
+        }
+        return r;
+    }
+
     private double vaeScalingFactor() {
         for (String f : List.of("vae_decoder/config.json", "vae/config.json")) {
             Path p = root.resolve(f);
@@ -184,6 +237,57 @@ public final class ModelPackage implements AutoCloseable {
         return unet;
     }
 
+    /** The UNets this package offers: the teacher always, the student when {@code kiln.json} names one. */
+    public List<UNetRole> roles() {
+        return componentPath(STUDENT_UNET).isPresent() ? List.of(UNetRole.TEACHER, UNetRole.STUDENT)
+                : List.of(UNetRole.TEACHER);
+    }
+
+    /** The UNet a request gets when it does not choose ({@code defaults.unet}, else the teacher). */
+    public UNetRole defaultRole() {
+        return defaultRole;
+    }
+
+    /**
+     * The UNet playing {@code role}, opened on first use.
+     *
+     * @throws IllegalArgumentException when the package has no such UNet (see {@link #roles()})
+     */
+    public OnnxModel unet(UNetRole role) {
+        if (role == UNetRole.TEACHER) {
+            return unet;
+        }
+        return component(STUDENT_UNET).orElseThrow(() -> new IllegalArgumentException("model " + id
+                + " has no one-step student UNet; it offers: " + roles().stream().map(UNetRole::id).toList()));
+    }
+
+    /**
+     * Sampling defaults for {@code role}: {@code defaults} for the default UNet, else
+     * {@code teacher_defaults} or {@code student_defaults}.
+     */
+    public SamplingDefaults samplingDefaults(UNetRole role) {
+        JsonNode d = role == defaultRole ? manifest.path("defaults") : manifest.path(role.id() + "_defaults");
+        return new SamplingDefaults(d.hasNonNull("steps") ? d.get("steps").asInt() : null,
+                d.hasNonNull("scheduler") ? d.get("scheduler").asText() : null,
+                d.hasNonNull("guidance") ? d.get("guidance").asDouble() : null);
+    }
+
+    /** Where {@code kiln.json} puts component {@code name}, checked to exist at load; empty when it names none. */
+    public Optional<Path> componentPath(String name) {
+        JsonNode rel = manifest.path("components").path(name);
+        return rel.isTextual() ? Optional.of(root.resolve(rel.asText())) : Optional.empty();
+    }
+
+    /** The consistency decoder, when the package ships one. */
+    public Optional<OnnxModel> consistencyDecoder() {
+        return component(CONSISTENCY_DECODER);
+    }
+
+    /** The evaluator (image embedding and style head), when the package ships one. */
+    public Optional<OnnxModel> evaluator() {
+        return component(EVALUATOR);
+    }
+
     public OnnxModel vaeDecoder() {
         return vaeDecoder;
     }
@@ -194,7 +298,7 @@ public final class ModelPackage implements AutoCloseable {
     }
 
     /**
-     * An optional component named in {@code kiln.json}'s {@code components}, opened on first use.
+     * An optional ONNX component named in {@code kiln.json}'s {@code components}, opened on first use.
      * Empty when the package does not declare it.
      */
     public Optional<OnnxModel> component(String name) {

@@ -1,5 +1,6 @@
 package dev.kiln.pipeline.stage;
 
+import dev.kiln.pipeline.decode.ConsistencyDecoder;
 import dev.kiln.pipeline.decode.VaeDecoder;
 import dev.kiln.pipeline.decode.VaeEncoder;
 import dev.kiln.pipeline.error.InvalidRequestException;
@@ -15,11 +16,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The decoder stage in this process: the package's VAE decoder (and encoder, for image-to-image). */
+/**
+ * The decoder stage in this process: the package's VAE decoder or its consistency decoder (and the VAE
+ * encoder, for image-to-image).
+ */
 public final class LocalDecoderStage implements DecoderStage {
     private final ModelCatalog catalog;
     private final Map<String, VaeDecoder> decoders = new ConcurrentHashMap<>();
     private final Map<String, VaeEncoder> encoders = new ConcurrentHashMap<>();
+    private final Map<String, ConsistencyDecoder> consistencyDecoders = new ConcurrentHashMap<>();
 
     public LocalDecoderStage(ModelCatalog catalog) {
         this.catalog = catalog;
@@ -28,6 +33,9 @@ public final class LocalDecoderStage implements DecoderStage {
     @Override
     public List<byte[]> decode(DecodeSpec spec) {
         ModelPackage pkg = catalog.get(spec.model());
+        if (DecodeSpec.CONSISTENCY.equals(spec.decoder()) && pkg.componentPath(ModelPackage.CONSISTENCY_DECODER).isPresent()) {
+            return decodeConsistency(pkg, spec);
+        }
         if (!DecodeSpec.VAE.equals(spec.decoder())) {
             throw new InvalidRequestException("decoder", "unknown decoder '" + spec.decoder() + "' for model "
                     + pkg.id() + "; this model offers: " + DecodeSpec.VAE);
@@ -39,6 +47,19 @@ public final class LocalDecoderStage implements DecoderStage {
         for (int i = 0; i < spec.latents().size(); i++) {
             RgbImage image = decoder.decode(new FloatTensor(spec.latents().get(i).clone(), shape)).get(0);
             pngs.add(PngEncoder.encode(image, spec.pngText().get(i)));
+        }
+        return pngs;
+    }
+
+    /** All images of the request in one batch: the decoder runs once per step for all of them. */
+    private List<byte[]> decodeConsistency(ModelPackage pkg, DecodeSpec spec) {
+        ConsistencyDecoder decoder = consistencyDecoders.computeIfAbsent(pkg.id(), id -> ConsistencyDecoder.of(
+                pkg.consistencyDecoder().orElseThrow(), pkg.layout().scalingFactor(), pkg.layout().latentFactor()));
+        long[] s = spec.latentShape();
+        List<RgbImage> images = decoder.decode(FloatTensor.stack(spec.latents(), s), spec.seeds());
+        List<byte[]> pngs = new ArrayList<>(images.size());
+        for (int i = 0; i < images.size(); i++) {
+            pngs.add(PngEncoder.encode(images.get(i), spec.pngText().get(i)));
         }
         return pngs;
     }

@@ -9,6 +9,7 @@ import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.model.ConditioningLayout;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.ModelPackage;
+import dev.kiln.pipeline.model.UNetRole;
 import dev.kiln.pipeline.noise.NoiseSource;
 import dev.kiln.pipeline.scheduler.SamplingRun;
 import dev.kiln.pipeline.scheduler.Scheduler;
@@ -55,6 +56,9 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     @Override
     public CompletableFuture<List<float[]>> denoise(DenoiseSpec spec, DenoiseProgress progress, BooleanSupplier cancelled) {
         ModelPackage pkg = catalog.get(spec.model());
+        UNetRole role = UNetRole.parse(spec.unet()).filter(pkg.roles()::contains)
+                .orElseThrow(() -> new InvalidRequestException("unet", "model " + pkg.id() + " has no UNet '"
+                        + spec.unet() + "'; it offers: " + pkg.roles().stream().map(UNetRole::id).toList()));
         ConditioningLayout layout = pkg.layout();
         SchedulerConfig config = pkg.schedulerConfig();
         Scheduler scheduler;
@@ -104,12 +108,15 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
             images.add(new ImageTrajectory(noise, run, latents, latentShape, c.contextShape(), c.cond(), c.condV(),
                     c.uncond(), c.uncondV(), spec.guidance(), first));
         }
-        return loop(pkg).submit(images, progress, cancelled);
+        return loop(pkg, role).submit(images, progress, cancelled);
     }
 
-    private DenoiseLoop loop(ModelPackage pkg) {
-        return loops.computeIfAbsent(pkg.id(), id -> {
-            DenoiseLoop l = new DenoiseLoop(new UNet(pkg.unet()), options, id);
+    /** One loop per model and UNet: rows of the teacher and of the student cannot share a session call. */
+    private DenoiseLoop loop(ModelPackage pkg, UNetRole role) {
+        String name = role == UNetRole.TEACHER ? pkg.id() : pkg.id() + "-" + role.id();
+        return loops.computeIfAbsent(name, n -> {
+            String id = pkg.id();
+            DenoiseLoop l = new DenoiseLoop(new UNet(pkg.unet(role)), options, n);
             UNetCallObserver o = observer;
             if (o != null) {
                 l.observe((rows, nanos) -> o.onCall(id, rows, nanos));
