@@ -71,10 +71,12 @@ final class SamplesCommand implements Callable<Integer> {
             boolean cd = pkg.componentPath(ModelPackage.CONSISTENCY_DECODER).isPresent();
 
             List<String> labels = new ArrayList<>();
+            List<String> legendColumns = new ArrayList<>();
             List<List<RgbImage>> columns = new ArrayList<>();
             Path data = dataset != null ? dataset : models.modelsDir().resolve("recipes/work/emoji-data");
             if (Files.isRegularFile(data.resolve("index.jsonl"))) {
                 labels.add("real");
+                legendColumns.add("real: the dataset's picture");
                 columns.add(EmojiDataset.open(data).images(prompts, pkg.layout().imageSize()));
             }
             List<UNetRole> roles = new ArrayList<>(pkg.roles());
@@ -82,12 +84,15 @@ final class SamplesCommand implements Callable<Integer> {
             for (UNetRole role : roles) {
                 ImageSampler.Setup setup = new ImageSampler.Setup(role.id(), null, null, null, DecodeSpec.VAE);
                 var settings = sampler.settings(texts.get(0), seeds[0], setup);
-                String what = role.id() + " " + settings.steps() + " " + settings.samplerName();
+                String what = role.id() + ": " + settings.steps() + " step(s) " + settings.samplerName()
+                        + (settings.guided() ? ", guidance " + settings.guidance() : ", no guidance");
                 List<float[]> latents = sampler.latents(texts, seeds, setup);
-                labels.add(what + " VAE");
+                labels.add(role.id() + " VAE");
+                legendColumns.add(what + ", VAE decoder");
                 columns.add(sampler.decode(latents, seeds, DecodeSpec.VAE));
                 if (cd) {
-                    labels.add(what + " CD");
+                    labels.add(role.id() + " CD");
+                    legendColumns.add(what + ", consistency decoder (2 steps)");
                     columns.add(sampler.decode(latents, seeds, DecodeSpec.CONSISTENCY));
                 }
             }
@@ -100,10 +105,11 @@ final class SamplesCommand implements Callable<Integer> {
                 legend.append(p.caption()).append(" (").append(EvalPrompt.splitLabel(p.split())).append(", seed ")
                         .append(p.seed()).append(")\n");
             }
-            legend.append("# columns: ").append(String.join(" | ", labels)).append('\n');
+            legend.append("# columns, left to right:\n");
+            legendColumns.forEach(c -> legend.append(c).append('\n'));
             Files.writeString(dir.resolve("grid.txt"), legend.toString());
             stdout.println("wrote " + grid + " (" + prompts.size() + " prompts × " + labels.size() + " columns: "
-                    + String.join(", ", labels) + ") and " + dir.resolve("grid.txt"));
+                    + String.join(", ", legendColumns) + ") and " + dir.resolve("grid.txt"));
             return 0;
         } catch (InvalidRequestException | ModelNotFoundException e) {
             err.println("error: " + e.getMessage());

@@ -29,6 +29,12 @@ public final class Fixtures {
         return p;
     }
 
+    /** The trained emoji-tiny package, when this checkout has it (it lands with issue 3's weights). */
+    public static java.util.Optional<Path> emojiTiny() {
+        Path p = modelsDir().resolve("emoji-tiny");
+        return Files.isRegularFile(p.resolve("model_index.json")) ? java.util.Optional.of(p) : java.util.Optional.empty();
+    }
+
     public static Path dir(String id) {
         return modelsDir().resolve("fixtures").resolve(id);
     }

@@ -4,6 +4,7 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtException;
 import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.image.RgbImage;
+import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.model.OnnxModel;
 import dev.kiln.pipeline.noise.NoiseSource;
 import dev.kiln.pipeline.tensor.FloatTensor;
@@ -14,7 +15,7 @@ import java.util.Map;
 
 /**
  * Latents to pixels with a consistency decoder, sampled like OpenAI's: two steps at t = 1008 then 512
- * ({@link ConsistencySchedule}). Starting from x = 0, each step noises x to t, asks the network for its
+ * over a {@link ConsistencySchedule}. Starting from x = 0, each step noises x to t, asks the network for its
  * output on {@code c_in·x}, and takes {@code x = clamp(c_out·out + c_skip·x, −1, 1)}.
  *
  * <p>The network sees the plain (unscaled) VAE latent and does its own normalisation and upsampling, so
@@ -34,18 +35,29 @@ public final class ConsistencyDecoder {
     }
 
     private final Network network;
+    private final ConsistencySchedule schedule;
     private final double scalingFactor;
     private final int latentFactor;
 
-    public ConsistencyDecoder(Network network, double scalingFactor, int latentFactor) {
+    public ConsistencyDecoder(Network network, ConsistencySchedule schedule, double scalingFactor, int latentFactor) {
         this.network = network;
+        this.schedule = schedule;
         this.scalingFactor = scalingFactor;
         this.latentFactor = latentFactor;
     }
 
-    /** Over a package's {@code consistency_decoder/model.onnx}. */
-    public static ConsistencyDecoder of(OnnxModel model, double scalingFactor, int latentFactor) {
-        return new ConsistencyDecoder(new OnnxNetwork(model), scalingFactor, latentFactor);
+    /** Over a package's {@code consistency_decoder/model.onnx} and the schedule its {@code kiln.json} names. */
+    public static ConsistencyDecoder of(ModelPackage pkg) {
+        OnnxModel model = pkg.consistencyDecoder().orElseThrow(() -> new IllegalArgumentException("model " + pkg.id()
+                + " ships no consistency decoder"));
+        ConsistencySchedule schedule;
+        try {
+            schedule = ConsistencySchedule.named(pkg.manifest().path("consistency_schedule").asText(null));
+        } catch (IllegalArgumentException e) {
+            throw new ModelLoadException(pkg.id() + ": kiln.json: " + e.getMessage(), e);
+        }
+        return new ConsistencyDecoder(new OnnxNetwork(model), schedule, pkg.layout().scalingFactor(),
+                pkg.layout().latentFactor());
     }
 
     /** Decodes latents [B, C, h, w] (as the sampler left them, still scaled) to B pictures. */
@@ -77,8 +89,8 @@ public final class ConsistencyDecoder {
         float[] x = new float[b * per];
         for (int step = 0; step < TIMESTEPS.length; step++) {
             int t = TIMESTEPS[step];
-            double a = Math.sqrt(ConsistencySchedule.alphaBar(t));
-            double s = Math.sqrt(1 - ConsistencySchedule.alphaBar(t));
+            double a = Math.sqrt(schedule.alphaBar(t));
+            double s = Math.sqrt(1 - schedule.alphaBar(t));
             float[] in = new float[x.length];
             for (int i = 0; i < b; i++) {
                 float[] noise = new NoiseSource(seeds[i], 0).gaussian(FIRST_NOISE_STREAM - step, per);
@@ -86,7 +98,7 @@ public final class ConsistencyDecoder {
                     x[o] = (float) (a * x[o] + s * noise[k]);
                 }
             }
-            double cIn = ConsistencySchedule.cIn(t);
+            double cIn = schedule.cIn(t);
             for (int k = 0; k < x.length; k++) {
                 in[k] = (float) (cIn * x[k]);
             }
@@ -95,8 +107,8 @@ public final class ConsistencyDecoder {
                 throw new ModelLoadException("consistency decoder returned " + out.length + " values for "
                         + x.length + " pixels");
             }
-            double cOut = ConsistencySchedule.cOut(t);
-            double cSkip = ConsistencySchedule.cSkip(t);
+            double cOut = schedule.cOut(t);
+            double cSkip = schedule.cSkip(t);
             for (int k = 0; k < x.length; k++) {
                 double v = cOut * out[k] + cSkip * x[k];
                 x[k] = (float) Math.max(-1.0, Math.min(1.0, v));

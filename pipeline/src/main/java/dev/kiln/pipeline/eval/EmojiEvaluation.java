@@ -167,12 +167,12 @@ public final class EmojiEvaluation {
         Row real = find(rows, "real pictures (ceiling)", "held-in");
         Row t50 = find(rows, "teacher DDIM 50 + VAE", "held-in");
         Row student = find(rows, "student 1 step + VAE", "held-in");
-        if (real != null && t50 != null) {
+        if (real != null && t50 != null && real.retrieval() > 0) {
             double ratio = t50.retrieval() / real.retrieval();
             out.add(String.format(Locale.ROOT, "teacher-50 retrieval / real ceiling (held-in): %.3f / %.3f = %.2f (target >= 0.5): %s",
                     t50.retrieval(), real.retrieval(), ratio, ratio >= 0.5 ? "met" : "NOT met"));
         }
-        if (t50 != null && student != null) {
+        if (t50 != null && student != null && t50.retrieval() > 0 && t50.fd() > 0) {
             double r = student.retrieval() / t50.retrieval();
             out.add(String.format(Locale.ROOT, "student / teacher-50 retrieval (held-in): %.3f / %.3f = %.2f (target >= 0.9): %s",
                     student.retrieval(), t50.retrieval(), r, r >= 0.9 ? "met" : "NOT met"));

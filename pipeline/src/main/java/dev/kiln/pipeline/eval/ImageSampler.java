@@ -153,9 +153,7 @@ public final class ImageSampler implements AutoCloseable {
 
     private synchronized ConsistencyDecoder consistency() {
         if (consistency == null) {
-            consistency = ConsistencyDecoder.of(pkg.consistencyDecoder().orElseThrow(() -> new IllegalArgumentException(
-                    "model " + pkg.id() + " ships no consistency decoder")), pkg.layout().scalingFactor(),
-                    pkg.layout().latentFactor());
+            consistency = ConsistencyDecoder.of(pkg);
         }
         return consistency;
     }

@@ -31,7 +31,8 @@ import java.util.Optional;
  *   <li>{@code student_unet}: a one-step (DMD) student with the teacher's signature; requests choose it
  *       or the teacher ({@link UNetRole}), {@code defaults.unet} says which one they get by default;</li>
  *   <li>{@code consistency_decoder}: a pixel-space decoder sampled in two steps
- *       ({@link dev.kiln.pipeline.decode.ConsistencyDecoder});</li>
+ *       ({@link dev.kiln.pipeline.decode.ConsistencyDecoder}) over the schedule named by the top-level
+ *       {@code consistency_schedule} ({@code discrete}, OpenAI's and the default, or {@code continuous});</li>
  *   <li>{@code evaluator}: the image encoder that judges quality ({@code kiln eval});</li>
  *   <li>{@code unet_torchscript}: the teacher's TorchScript twin, for adapter training (not ONNX).</li>
  * </ul>

@@ -53,8 +53,7 @@ public final class LocalDecoderStage implements DecoderStage {
 
     /** All images of the request in one batch: the decoder runs once per step for all of them. */
     private List<byte[]> decodeConsistency(ModelPackage pkg, DecodeSpec spec) {
-        ConsistencyDecoder decoder = consistencyDecoders.computeIfAbsent(pkg.id(), id -> ConsistencyDecoder.of(
-                pkg.consistencyDecoder().orElseThrow(), pkg.layout().scalingFactor(), pkg.layout().latentFactor()));
+        ConsistencyDecoder decoder = consistencyDecoders.computeIfAbsent(pkg.id(), id -> ConsistencyDecoder.of(pkg));
         long[] s = spec.latentShape();
         List<RgbImage> images = decoder.decode(FloatTensor.stack(spec.latents(), s), spec.seeds());
         List<byte[]> pngs = new ArrayList<>(images.size());

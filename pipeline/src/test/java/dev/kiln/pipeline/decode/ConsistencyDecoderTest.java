@@ -28,13 +28,13 @@ class ConsistencyDecoderTest {
     @Test
     void scheduleMatchesTheClosedForm() {
         for (int t : new int[] {0, 1, 100, 512, 1000, 1008}) {
-            assertEquals(alphaBar(t), ConsistencySchedule.alphaBar(t), 1e-12 * Math.max(1, 1 / alphaBar(t)), "ᾱ at " + t);
+            assertEquals(alphaBar(t), ConsistencySchedule.DISCRETE.alphaBar(t), 1e-12 * Math.max(1, 1 / alphaBar(t)), "ᾱ at " + t);
         }
         // ᾱ_512 by hand: s = 513/1024, (s+0.008)/1.008 = 0.504937, angle 0.793153 rad, cos² = 0.492246,
         // divided by f(0) = cos²(0.012466) = 0.999845
-        assertEquals(0.492322, ConsistencySchedule.alphaBar(512), 2e-6);
+        assertEquals(0.492322, ConsistencySchedule.DISCRETE.alphaBar(512), 2e-6);
         // the last step's β would be 1; capped at 0.999, ᾱ_1023 = ᾱ_1022 · 0.001
-        assertEquals(ConsistencySchedule.alphaBar(1022) * 0.001, ConsistencySchedule.alphaBar(1023), 1e-15);
+        assertEquals(ConsistencySchedule.DISCRETE.alphaBar(1022) * 0.001, ConsistencySchedule.DISCRETE.alphaBar(1023), 1e-15);
     }
 
     @Test
@@ -42,17 +42,27 @@ class ConsistencyDecoderTest {
         for (int t : ConsistencyDecoder.TIMESTEPS) {
             double ac = alphaBar(t);
             double sigma2 = 1 / ac - 1;
-            assertEquals(Math.sqrt(sigma2), ConsistencySchedule.sigma(t), 1e-9 * Math.sqrt(sigma2));
-            assertEquals(0.25 / (sigma2 + 0.25) / Math.sqrt(ac), ConsistencySchedule.cSkip(t), 1e-9);
-            assertEquals(0.5 * Math.sqrt(sigma2) / Math.sqrt(sigma2 + 0.25), ConsistencySchedule.cOut(t), 1e-9);
-            assertEquals(1 / Math.sqrt(ac) / Math.sqrt(sigma2 + 0.25), ConsistencySchedule.cIn(t), 1e-9);
+            assertEquals(Math.sqrt(sigma2), ConsistencySchedule.DISCRETE.sigma(t), 1e-9 * Math.sqrt(sigma2));
+            assertEquals(0.25 / (sigma2 + 0.25) / Math.sqrt(ac), ConsistencySchedule.DISCRETE.cSkip(t), 1e-9);
+            assertEquals(0.5 * Math.sqrt(sigma2) / Math.sqrt(sigma2 + 0.25), ConsistencySchedule.DISCRETE.cOut(t), 1e-9);
+            assertEquals(1 / Math.sqrt(ac) / Math.sqrt(sigma2 + 0.25), ConsistencySchedule.DISCRETE.cIn(t), 1e-9);
         }
         // identities of the parametrisation: c_in·√(σ²+σd²)·√ᾱ = 1 and c_skip·(σ²+σd²)·√ᾱ = σd²
-        double ac = ConsistencySchedule.alphaBar(1008);
-        double s2 = Math.pow(ConsistencySchedule.sigma(1008), 2);
-        assertEquals(1, ConsistencySchedule.cIn(1008) * Math.sqrt(s2 + 0.25) * Math.sqrt(ac), 1e-12);
-        assertEquals(0.25, ConsistencySchedule.cSkip(1008) * (s2 + 0.25) * Math.sqrt(ac), 1e-12);
-        assertThrows(IllegalArgumentException.class, () -> ConsistencySchedule.alphaBar(1024));
+        double ac = ConsistencySchedule.DISCRETE.alphaBar(1008);
+        double s2 = Math.pow(ConsistencySchedule.DISCRETE.sigma(1008), 2);
+        assertEquals(1, ConsistencySchedule.DISCRETE.cIn(1008) * Math.sqrt(s2 + 0.25) * Math.sqrt(ac), 1e-12);
+        assertEquals(0.25, ConsistencySchedule.DISCRETE.cSkip(1008) * (s2 + 0.25) * Math.sqrt(ac), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> ConsistencySchedule.DISCRETE.alphaBar(1024));
+    }
+
+    @Test
+    void continuousScheduleEvaluatesTheCosineAtTOver1024() {
+        assertEquals(f(1008 / 1024.0), ConsistencySchedule.CONTINUOUS.alphaBar(1008), 1e-15);
+        // by hand: (0.984375+0.008)/1.008 = 0.984499, angle 1.546447 rad, cos 0.024347, squared 5.928e-4
+        assertEquals(5.928e-4, ConsistencySchedule.CONTINUOUS.alphaBar(1008), 2e-7);
+        assertEquals(ConsistencySchedule.DISCRETE, ConsistencySchedule.named(null));
+        assertEquals(ConsistencySchedule.CONTINUOUS, ConsistencySchedule.named("Continuous"));
+        assertThrows(IllegalArgumentException.class, () -> ConsistencySchedule.named("linear"));
     }
 
     /**
@@ -83,7 +93,7 @@ class ConsistencyDecoderTest {
             }
             return new FloatTensor(out, sample.shape());
         };
-        ConsistencyDecoder decoder = new ConsistencyDecoder(net, scaling, factor);
+        ConsistencyDecoder decoder = new ConsistencyDecoder(net, ConsistencySchedule.DISCRETE, scaling, factor);
         int c = 4;
         int side = 2;
         float[] lat = new float[2 * c * side * side];
@@ -125,7 +135,7 @@ class ConsistencyDecoderTest {
     @Test
     void anImagesNoiseDependsOnlyOnItsSeed() {
         ConsistencyDecoder.Network net = (sample, t, latents) -> sample;
-        ConsistencyDecoder decoder = new ConsistencyDecoder(net, 1, 2);
+        ConsistencyDecoder decoder = new ConsistencyDecoder(net, ConsistencySchedule.CONTINUOUS, 1, 2);
         float[] lat = new float[4 * 2 * 2];
         FloatTensor alone = decoder.decodePixels(new FloatTensor(lat, new long[] {1, 4, 2, 2}), new long[] {42});
         float[] two = new float[2 * lat.length];
