@@ -8,6 +8,8 @@ import dev.kiln.pipeline.denoise.DenoiseProgress;
 import dev.kiln.pipeline.error.StageUnavailableException;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.protocol.client.RemoteStages;
+import dev.kiln.protocol.client.StageChannel;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -15,6 +17,7 @@ import jakarta.enterprise.event.Observes;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
@@ -55,8 +58,15 @@ public class StageWiring {
     int maxQueued;
     @ConfigProperty(name = "kiln.request.timeout", defaultValue = "120s")
     Duration timeout;
+    @ConfigProperty(name = "kiln.encoder.address", defaultValue = "localhost:9081")
+    String encoderAddress;
+    @ConfigProperty(name = "kiln.denoiser.address", defaultValue = "localhost:9082")
+    String denoiserAddress;
+    @ConfigProperty(name = "kiln.decoder.address", defaultValue = "localhost:9083")
+    String decoderAddress;
 
     private volatile GenerationPipeline pipeline;
+    private volatile RemoteStages remote;
     private volatile String problem = "models are loading";
 
     void start(@Observes StartupEvent e) {
@@ -74,8 +84,15 @@ public class StageWiring {
         try {
             OnnxRuntimeOptions options = new OnnxRuntimeOptions(provider, 0, true, threads);
             ModelCatalog catalog = ModelCatalog.shipped(modelsDir.toAbsolutePath().normalize(), defaultModel.orElse(null), options);
+            // distributed mode reads the package too: request defaults, size rules and latent shapes come from it
             catalog.get(catalog.defaultId());
-            pipeline = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(maxRows, maxFillWait, maxQueued));
+            if (mode.equals(DISTRIBUTED)) {
+                remote = new RemoteStages(encoderAddress, denoiserAddress, decoderAddress, timeout);
+                pipeline = remote.pipeline(catalog);
+                LOG.infof("stages: encoder %s, denoiser %s, decoder %s", encoderAddress, denoiserAddress, decoderAddress);
+            } else {
+                pipeline = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(maxRows, maxFillWait, maxQueued));
+            }
             problem = null;
             LOG.infof("%s pipeline ready: models %s, default %s", mode, catalog.ids(), catalog.defaultId());
         } catch (RuntimeException ex) {
@@ -87,6 +104,12 @@ public class StageWiring {
     /** {@code embedded} or {@code distributed}, as the {@code mode} label of metrics says. */
     public String mode() {
         return mode;
+    }
+
+    /** The stage channels of distributed mode (for readiness reports); empty in embedded mode. */
+    public List<StageChannel> channels() {
+        RemoteStages r = remote;
+        return r == null ? List.of() : r.channels();
     }
 
     /** Null when ready; else why not. */
@@ -132,6 +155,10 @@ public class StageWiring {
         if (p != null) {
             p.close();
             p.catalog().close();
+        }
+        RemoteStages r = remote;
+        if (r != null) {
+            r.close();
         }
     }
 }

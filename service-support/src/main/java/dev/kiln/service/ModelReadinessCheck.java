@@ -7,8 +7,8 @@ import org.eclipse.microprofile.health.HealthCheckResponseBuilder;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * {@code /q/health/ready}: UP with the model id when the stage has its model, DOWN with the reason
- * otherwise. Liveness is left alone: a pod without a model is not broken, restarting it would not help.
+ * {@code /q/health/ready}: UP with the model ids once the stage's models are loaded, DOWN with the reason
+ * until then. Liveness is left alone: a pod still loading is not broken, restarting it would not help.
  */
 @Readiness
 @ApplicationScoped
@@ -22,15 +22,13 @@ public class ModelReadinessCheck implements HealthCheck {
 
     @Override
     public HealthCheckResponse call() {
-        ModelStatus model = state.model();
+        String problem = state.problem();
         HealthCheckResponseBuilder response = HealthCheckResponse.named(state.stage() + " model")
-                .status(model.available())
-                .withData("stage", state.stage());
-        if (model.dir() != null) {
-            response.withData("dir", model.dir().toString());
+                .status(problem == null).withData("stage", state.stage());
+        if (problem != null) {
+            return response.withData("reason", problem).build();
         }
-        return model.available()
-                ? response.withData("model", model.modelId()).build()
-                : response.withData("reason", model.detail()).build();
+        return response.withData("models", String.join(",", state.catalog().ids()))
+                .withData("default_model", state.catalog().defaultId()).build();
     }
 }

@@ -1,38 +1,46 @@
 package dev.kiln.service;
 
-import io.grpc.Status;
+import dev.kiln.protocol.server.StageMonitor;
+import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.runtime.Startup;
-import io.smallrye.mutiny.Multi;
-import io.smallrye.mutiny.Uni;
 import jakarta.inject.Singleton;
-import org.eclipse.microprofile.config.inject.ConfigProperty;
-
-import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Supplier;
+import org.eclipse.microprofile.config.inject.ConfigProperty;
 
 /**
- * Counts the requests this stage holds, waiting or in flight, and times them.
+ * Counts the calls this stage holds, waiting or in flight, times them, and counts the ones it turned away.
  *
- * <p>The count is the {@code kiln_stage_queue_depth{stage=...}} gauge that KEDA divides by the replica
- * count to scale the stage, so it counts every request from the moment the server hands it over until
- * it completes, fails or is cancelled, whatever the outcome. The bean is created at startup so that
- * the gauge is exported (as 0) before the first request: a missing series would read as "no data" to
- * the autoscaler, not as an idle stage.
+ * <p>The count is the {@code kiln_stage_queue_depth{stage}} gauge that KEDA divides by the replica count to
+ * scale the stage, so it counts every call from the moment the server hands it over until it completes,
+ * fails or is cancelled. Each call ends in {@code kiln_stage_request_seconds{stage,outcome}}; calls refused
+ * without work ({@code queue_full}, {@code invalid_request}, {@code not_found}, {@code not_ready}) also count
+ * in {@code kiln_requests_rejected_total{stage,reason}}. The bean is created at startup so that the gauge and
+ * the queue-full counter are exported (as 0) before the first call: a missing series reads as "no data" to an
+ * autoscaler or an alert, not as an idle stage.
  */
 @Startup
 @Singleton
-public class StageQueue {
+public class StageQueue implements StageMonitor {
 
     /** Micrometer name of the gauge; Prometheus exports it as {@code kiln_stage_queue_depth}. */
     public static final String DEPTH_METRIC = "kiln.stage.queue.depth";
     /** Micrometer name of the timer; Prometheus exports it as {@code kiln_stage_request_seconds}. */
     public static final String REQUEST_METRIC = "kiln.stage.request";
+    /** Micrometer name of the counter; Prometheus exports it as {@code kiln_requests_rejected_total}. */
+    public static final String REJECTED_METRIC = "kiln.requests.rejected";
+
+    /** Outcomes (gRPC status codes) that mean the call was refused, and the reason label for each. */
+    static final Map<String, String> REJECTIONS = Map.of(
+            "resource_exhausted", "queue_full",
+            "invalid_argument", "invalid_request",
+            "not_found", "not_found",
+            "unavailable", "not_ready");
 
     private final MeterRegistry registry;
     private final String stage;
@@ -46,74 +54,21 @@ public class StageQueue {
                 .description("Requests waiting or in flight in this stage")
                 .tag("stage", stage)
                 .register(registry);
+        rejected("queue_full");
     }
 
-    /** Requests currently held. */
+    /** Calls currently held. */
     public int depth() {
         return depth.get();
     }
 
-    /** Counts one request in; the ticket counts it out exactly once, whatever happens after. */
-    public Ticket enter() {
+    @Override
+    public Call start() {
         depth.incrementAndGet();
-        return new Ticket(System.nanoTime());
-    }
-
-    /** Runs a unary call as one request: counted while subscribed, timed with its outcome. */
-    public <T> Uni<T> track(Supplier<Uni<T>> call) {
-        return Uni.createFrom().deferred(() -> {
-            Ticket ticket = enter();
-            Uni<T> work;
-            try {
-                work = call.get();
-            } catch (RuntimeException e) {
-                ticket.finish(outcomeOf(e));
-                return Uni.createFrom().failure(e);
-            }
-            return work
-                    .onItemOrFailure().invoke((item, failure) -> ticket.finish(failure == null ? "ok" : outcomeOf(failure)))
-                    .onCancellation().invoke(() -> ticket.finish("cancelled"));
-        });
-    }
-
-    /** Runs a server-streaming call as one request, counted until its stream ends. */
-    public <T> Multi<T> trackStream(Supplier<Multi<T>> call) {
-        return Multi.createFrom().deferred(() -> {
-            Ticket ticket = enter();
-            Multi<T> work;
-            try {
-                work = call.get();
-            } catch (RuntimeException e) {
-                ticket.finish(outcomeOf(e));
-                return Multi.createFrom().failure(e);
-            }
-            return work.onTermination().invoke((failure, cancelled) ->
-                    ticket.finish(cancelled ? "cancelled" : failure == null ? "ok" : outcomeOf(failure)));
-        });
-    }
-
-    /**
-     * The outcome label for a failure: the gRPC status code in lower case (unavailable, not_found,
-     * invalid_argument, ...) so dashboards split errors the way the gateway maps them to HTTP; "error"
-     * for anything that carries no status.
-     */
-    static String outcomeOf(Throwable failure) {
-        Status status = Status.fromThrowable(failure);
-        return status.getCode() == Status.Code.UNKNOWN ? "error" : status.getCode().name().toLowerCase(Locale.ROOT);
-    }
-
-    /** One request held by the stage. */
-    public final class Ticket {
-        private final long startNanos;
-        private final AtomicBoolean finished = new AtomicBoolean();
-
-        private Ticket(long startNanos) {
-            this.startNanos = startNanos;
-        }
-
-        /** Counts the request out and records its duration; later calls do nothing. */
-        public void finish(String outcome) {
-            if (!finished.compareAndSet(false, true)) {
+        long start = System.nanoTime();
+        AtomicBoolean ended = new AtomicBoolean();
+        return outcome -> {
+            if (!ended.compareAndSet(false, true)) {
                 return;
             }
             depth.decrementAndGet();
@@ -123,7 +78,19 @@ public class StageQueue {
                     .tag("outcome", outcome)
                     .publishPercentileHistogram()
                     .register(registry)
-                    .record(System.nanoTime() - startNanos, TimeUnit.NANOSECONDS);
-        }
+                    .record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            String reason = REJECTIONS.get(outcome);
+            if (reason != null) {
+                rejected(reason).increment();
+            }
+        };
+    }
+
+    private Counter rejected(String reason) {
+        return Counter.builder(REJECTED_METRIC)
+                .description("Requests the stage refused without working on them")
+                .tag("stage", stage)
+                .tag("reason", reason)
+                .register(registry);
     }
 }

@@ -1,72 +1,130 @@
 package dev.kiln.service;
 
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
-import io.quarkus.runtime.Startup;
+import dev.kiln.pipeline.error.StageUnavailableException;
+import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Singleton;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.eclipse.microprofile.config.inject.ConfigProperty;
 import org.jboss.logging.Logger;
 
-import java.util.Optional;
-
 /**
- * The stage this process runs and the model it serves.
+ * The stage this process runs and the models it serves.
  *
- * <p>Created at startup so that a missing model shows in the log when the pod starts, not at the first
- * request. Readiness and every gRPC call read the same status, so a pod never reports ready while its
- * calls would fail for want of a model.
+ * <p>Models come from {@code kiln.model.dir} (one package, its folder name the model id; {@code KILN_MODEL_DIR}
+ * in containers) or {@code kiln.models.dir} (every package in that folder and its {@code fixtures}, as a
+ * checkout ships them), with {@code kiln.model.default} for requests that name none. The default model's
+ * sessions open in the background at start-up: the process answers health checks at once, readiness turns
+ * UP when the sessions are open, and until then every call is answered UNAVAILABLE with the reason.
  */
-@Startup
 @Singleton
 public class StageState {
-
     private static final Logger LOG = Logger.getLogger(StageState.class);
 
     private final String stage;
-    private volatile ModelStatus model;
+    private final Optional<String> modelDir;
+    private final Optional<String> modelsDir;
+    private final Optional<String> defaultModel;
+    private final OnnxRuntimeOptions options;
+    private final List<AutoCloseable> closeOnShutdown = new CopyOnWriteArrayList<>();
+    private volatile ModelCatalog catalog;
+    private volatile String problem = "models are loading";
 
     StageState(@ConfigProperty(name = "kiln.stage.name") String stage,
-               @ConfigProperty(name = ModelStatus.MODEL_DIR_PROPERTY) Optional<String> modelDir) {
+               @ConfigProperty(name = "kiln.model.dir") Optional<String> modelDir,
+               @ConfigProperty(name = "kiln.models.dir") Optional<String> modelsDir,
+               @ConfigProperty(name = "kiln.model.default") Optional<String> defaultModel,
+               @ConfigProperty(name = "kiln.onnx.provider", defaultValue = "cpu") String provider,
+               @ConfigProperty(name = "kiln.onnx.threads", defaultValue = "0") int threads) {
         this.stage = stage;
-        this.model = ModelStatus.inspect(modelDir);
-        if (model.available()) {
-            LOG.infof("%s stage: %s", stage, model.detail());
-        } else {
-            LOG.warnf("%s stage: %s; readiness stays DOWN", stage, model.detail());
+        this.modelDir = modelDir.filter(s -> !s.isBlank());
+        this.modelsDir = modelsDir.filter(s -> !s.isBlank());
+        this.defaultModel = defaultModel.filter(s -> !s.isBlank());
+        this.options = new OnnxRuntimeOptions(provider, 0, true, threads);
+    }
+
+    void start(@Observes StartupEvent e) {
+        Thread loader = new Thread(this::load, "kiln-" + stage + "-model-loader");
+        loader.setDaemon(true);
+        loader.start();
+    }
+
+    private void load() {
+        try {
+            ModelCatalog c = open();
+            c.get(c.defaultId());
+            catalog = c;
+            problem = null;
+            LOG.infof("%s stage ready: models %s, default %s", stage, c.ids(), c.defaultId());
+        } catch (RuntimeException ex) {
+            problem = "model not loaded: " + ex.getMessage();
+            LOG.errorf("%s stage: %s; readiness stays DOWN", stage, problem);
         }
     }
 
-    /** The stage name used in metric labels and messages: encoder, denoiser, decoder, training. */
+    private ModelCatalog open() {
+        if (modelDir.isPresent()) {
+            Path dir = Path.of(modelDir.get()).toAbsolutePath().normalize();
+            if (!Files.isRegularFile(dir.resolve("model_index.json"))) {
+                throw new IllegalArgumentException(dir + (Files.isDirectory(dir) ? " holds no model_index.json"
+                        : " is not a directory") + " (kiln.model.dir)");
+            }
+            return ModelCatalog.of(dir, options);
+        }
+        if (modelsDir.isPresent()) {
+            return ModelCatalog.shipped(Path.of(modelsDir.get()).toAbsolutePath().normalize(), defaultModel.orElse(null), options);
+        }
+        throw new IllegalArgumentException("neither kiln.model.dir (one model package) nor kiln.models.dir "
+                + "(a folder of them) is set");
+    }
+
+    /** The stage name used in metric labels and messages: encoder, denoiser, decoder. */
     public String stage() {
         return stage;
     }
 
-    public ModelStatus model() {
-        return model;
-    }
-
-    /** Replaces the model status, for whatever loads or unloads the model after startup. */
-    public void model(ModelStatus status) {
-        this.model = status;
+    /** Null once the models are loaded; else why they are not. */
+    public String problem() {
+        return problem;
     }
 
     /**
-     * The model for a request that names {@code requestedModelId} (empty: whichever this stage serves).
+     * The loaded catalog.
      *
-     * @throws StatusRuntimeException UNAVAILABLE without a model, so callers retry another replica;
-     *                                NOT_FOUND when the request names a model this stage does not serve
+     * @throws StageUnavailableException while the models load or after they failed to, which callers get
+     *                                   as UNAVAILABLE and may retry on another replica
      */
-    public ModelStatus requireModel(String requestedModelId) {
-        ModelStatus current = model;
-        if (!current.available()) {
-            throw Status.UNAVAILABLE.withDescription(current.detail()).asRuntimeException();
+    public ModelCatalog catalog() {
+        ModelCatalog c = catalog;
+        if (c == null) {
+            throw new StageUnavailableException(stage, "the " + stage + " is not ready: " + problem);
         }
-        if (requestedModelId != null && !requestedModelId.isEmpty() && !requestedModelId.equals(current.modelId())) {
-            throw Status.NOT_FOUND
-                    .withDescription("model '" + requestedModelId + "' is not served by this " + stage
-                            + "; it serves '" + current.modelId() + "'")
-                    .asRuntimeException();
+        return c;
+    }
+
+    /** Closes {@code resource} (a stage over the catalog) at shutdown, before the catalog's sessions. */
+    public void closeOnShutdown(AutoCloseable resource) {
+        closeOnShutdown.add(resource);
+    }
+
+    void stop(@Observes ShutdownEvent e) {
+        for (AutoCloseable r : closeOnShutdown) {
+            try {
+                r.close();
+            } catch (Exception ex) {
+                LOG.warnf("closing %s failed: %s", r, ex.toString());
+            }
         }
-        return current;
+        ModelCatalog c = catalog;
+        if (c != null) {
+            c.close();
+        }
     }
 }

@@ -1,0 +1,243 @@
+package dev.kiln.bench;
+
+import dev.kiln.pipeline.GenerationPipeline;
+import dev.kiln.pipeline.GenerationRequest;
+import dev.kiln.pipeline.GenerationSettings;
+import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
+import dev.kiln.pipeline.denoise.DenoiseProgress;
+import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.pipeline.stage.LocalDecoderStage;
+import dev.kiln.pipeline.stage.LocalDenoiserStage;
+import dev.kiln.pipeline.stage.LocalEncoderStage;
+import dev.kiln.protocol.client.RemoteStages;
+import dev.kiln.protocol.server.StageServer;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.LocalDate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+
+/**
+ * Serving throughput (images/s) and latency (p50/p95 per request) under concurrent load, side by side in one
+ * run: no batching (one request at a time), request-level batching (requests batched whole, none joins a
+ * running batch), iteration-level batching (requests join and leave between UNet calls), each embedded, and
+ * iteration-level batching with the stages behind gRPC on loopback (the distributed wiring).
+ *
+ * <p>Load is closed-loop: {@code c} clients each send their next request as soon as the last one is
+ * answered; every request has its own seed. Each configuration is warmed up before it is measured.
+ *
+ * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows]}, defaults
+ * sd15-tiny-diffusers 128 20 3 16. A client sends {@code rounds} requests at concurrency 16 and 32 and
+ * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
+ * to {@code bench/results/throughput-<date>.txt}.
+ */
+public final class Throughput {
+    static final int[] CONCURRENCY = {1, 4, 16, 32};
+
+    record Cell(double imagesPerSecond, double p50Ms, double p95Ms, double meanRows, int requests) {
+    }
+
+    /** A pipeline under test, the UNet calls and rows its denoiser made, and what closes it. */
+    record Wiring(GenerationPipeline pipeline, AtomicLong calls, AtomicLong rows, Runnable closer) implements AutoCloseable {
+        @Override
+        public void close() {
+            closer.run();
+        }
+    }
+
+    public static void main(String[] args) throws Exception {
+        String model = args.length > 0 ? args[0] : "sd15-tiny-diffusers";
+        int size = args.length > 1 ? Integer.parseInt(args[1]) : 128;
+        int steps = args.length > 2 ? Integer.parseInt(args[2]) : 20;
+        int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
+        int maxRows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
+        Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
+        Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
+
+        GenerationRequest.Builder template = GenerationRequest.builder("a photo of an astronaut riding a horse")
+                .model(model).size(size, size).steps(steps).guidance(7.5).scheduler("euler");
+        int rowsOfOne = 2; // one guided image: [uncond, cond]
+        Duration fill = Duration.ofMillis(2);
+        Map<String, Function<ModelCatalog, Wiring>> wirings = new LinkedHashMap<>();
+        wirings.put("no batching (embedded)", c -> embedded(c,
+                new DenoiseLoopOptions(rowsOfOne, Duration.ZERO, 1024, DenoiseLoopOptions.Batching.REQUEST)));
+        wirings.put("request-level (embedded)", c -> embedded(c,
+                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.REQUEST)));
+        wirings.put("iteration-level (embedded)", c -> embedded(c,
+                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION)));
+        wirings.put("iteration-level (gRPC)", c -> distributed(c,
+                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION)));
+
+        StringBuilder out = new StringBuilder();
+        String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
+                        + "fill wait %d ms, closed loop, %d cores, %s%n", model, size, size, steps, maxRows, fill.toMillis(),
+                Runtime.getRuntime().availableProcessors(), LocalDate.now());
+        System.out.print(title);
+        out.append(title);
+        Map<String, Map<Integer, Cell>> table = new LinkedHashMap<>();
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu())) {
+            catalog.get(model);
+            for (var w : wirings.entrySet()) {
+                Map<Integer, Cell> row = new LinkedHashMap<>();
+                try (Wiring wiring = w.getValue().apply(catalog)) {
+                    run(wiring, template, 4, 2, new AtomicLong(1_000_000)); // warm-up
+                    for (int c : CONCURRENCY) {
+                        int perClient = Math.max(rounds, (16 + c - 1) / c);
+                        row.put(c, run(wiring, template, c, perClient, new AtomicLong(c * 10_000L)));
+                        System.out.printf("  %-28s c=%-3d %s%n", w.getKey(), c, row.get(c));
+                    }
+                }
+                table.put(w.getKey(), row);
+            }
+        }
+        String formatted = format(table);
+        System.out.print(formatted);
+        out.append(formatted);
+        Files.createDirectories(results);
+        Path file = results.resolve("throughput-" + LocalDate.now() + ".txt");
+        try {
+            Files.writeString(file, out.toString());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        System.out.println("written to " + file);
+    }
+
+    static Wiring embedded(ModelCatalog catalog, DenoiseLoopOptions options) {
+        GenerationPipeline p = GenerationPipeline.embedded(catalog, options);
+        AtomicLong calls = new AtomicLong();
+        AtomicLong rows = new AtomicLong();
+        ((LocalDenoiserStage) p.denoiser()).observe((m, r, n) -> {
+            rows.addAndGet(r);
+            calls.incrementAndGet();
+        });
+        return new Wiring(p, calls, rows, p::close);
+    }
+
+    static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options) {
+        LocalEncoderStage encoder = new LocalEncoderStage(catalog);
+        LocalDenoiserStage denoiser = new LocalDenoiserStage(catalog, options);
+        AtomicLong calls = new AtomicLong();
+        AtomicLong rows = new AtomicLong();
+        denoiser.observe((m, r, n) -> {
+            rows.addAndGet(r);
+            calls.incrementAndGet();
+        });
+        StageServer enc = StageServer.start(0, encoder, null, null);
+        StageServer den = StageServer.start(0, null, denoiser, null);
+        StageServer dec = StageServer.start(0, null, null, new LocalDecoderStage(catalog));
+        RemoteStages remote = new RemoteStages(enc.address(), den.address(), dec.address(), Duration.ofMinutes(5));
+        return new Wiring(remote.pipeline(catalog), calls, rows, () -> {
+            remote.close();
+            enc.close();
+            den.close();
+            dec.close();
+            denoiser.close();
+            encoder.close();
+        });
+    }
+
+    /** {@code clients} closed-loop clients, {@code perClient} requests each. */
+    static Cell run(Wiring wiring, GenerationRequest.Builder template, int clients, int perClient,
+                    AtomicLong seeds) throws Exception {
+        GenerationPipeline pipeline = wiring.pipeline();
+        ExecutorService pool = Executors.newFixedThreadPool(clients);
+        long[] latencies = new long[clients * perClient];
+        AtomicInteger next = new AtomicInteger();
+        long calls0 = wiring.calls().get();
+        long rows0 = wiring.rows().get();
+        long t0 = System.nanoTime();
+        try {
+            List<Future<?>> all = new ArrayList<>();
+            for (int c = 0; c < clients; c++) {
+                all.add(pool.submit(() -> {
+                    for (int i = 0; i < perClient; i++) {
+                        GenerationSettings s = pipeline.resolve(template.seed(seeds.getAndIncrement()).build());
+                        long start = System.nanoTime();
+                        pipeline.generate(s, DenoiseProgress.NONE, () -> false);
+                        latencies[next.getAndIncrement()] = System.nanoTime() - start;
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : all) {
+                f.get();
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        long wall = System.nanoTime() - t0;
+        Arrays.sort(latencies);
+        int n = latencies.length;
+        long calls = wiring.calls().get() - calls0;
+        double meanRows = calls == 0 ? 0 : (double) (wiring.rows().get() - rows0) / calls;
+        return new Cell(n / (wall / 1e9), latencies[(n - 1) / 2] / 1e6, latencies[(int) Math.ceil(0.95 * n) - 1] / 1e6,
+                meanRows, n);
+    }
+
+    static String format(Map<String, Map<Integer, Cell>> table) {
+        StringBuilder b = new StringBuilder();
+        b.append(String.format("%n%-28s", "images/s"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-28s", name));
+            row.values().forEach(cell -> b.append(String.format("%12.2f", cell.imagesPerSecond())));
+            b.append('\n');
+        });
+        b.append(String.format("%n%-28s", "latency p50 / p95 ms"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%16s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-28s", name));
+            row.values().forEach(cell -> b.append(String.format("%16s", String.format("%.0f / %.0f", cell.p50Ms(), cell.p95Ms()))));
+            b.append('\n');
+        });
+        b.append(String.format("%n%-28s", "mean UNet rows per call"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-28s", name));
+            row.values().forEach(cell -> b.append(String.format("%12.1f", cell.meanRows())));
+            b.append('\n');
+        });
+        Map<Integer, Cell> none = table.get("no batching (embedded)");
+        Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
+        Map<Integer, Cell> grpc = table.get("iteration-level (gRPC)");
+        b.append(String.format("%n%-28s", "ratios"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12s", "c=" + c));
+        }
+        b.append('\n');
+        b.append(String.format("%-28s", "iteration / no batching"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12.2f", iter.get(c).imagesPerSecond() / none.get(c).imagesPerSecond()));
+        }
+        b.append('\n');
+        b.append(String.format("%-28s", "gRPC / embedded (iteration)"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12.2f", grpc.get(c).imagesPerSecond() / iter.get(c).imagesPerSecond()));
+        }
+        b.append('\n');
+        return b.toString();
+    }
+}
