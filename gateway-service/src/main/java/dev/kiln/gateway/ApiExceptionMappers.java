@@ -4,6 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
+import dev.kiln.gateway.jobs.JobError;
+import dev.kiln.gateway.jobs.JobStoreException;
 import dev.kiln.pipeline.error.DeadlineExceededException;
 import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.error.ModelLoadException;
@@ -101,6 +103,40 @@ public class ApiExceptionMappers {
         }
         int status = e.getResponse().getStatus();
         return error(status, e.getMessage(), status < 500 ? "invalid_request_error" : "server_error", null, null);
+    }
+
+    @ServerExceptionMapper
+    public Response storeDown(JobStoreException e) {
+        LOG.error("job store failed", e);
+        return Response.status(503).header("Retry-After", "5").type(MediaType.APPLICATION_JSON)
+                .entity(ApiError.of("the job store is unavailable; retry shortly", "server_error", null, "unavailable")).build();
+    }
+
+    /**
+     * How a failure of a job is reported in the job: the status and error fields the synchronous API would
+     * have answered the same failure with.
+     */
+    static JobError describe(RuntimeException e) {
+        ApiExceptionMappers m = new ApiExceptionMappers();
+        Response r;
+        if (e instanceof InvalidRequestException x) {
+            r = m.invalid(x);
+        } else if (e instanceof ModelNotFoundException x) {
+            r = m.modelNotFound(x);
+        } else if (e instanceof OverloadedException x) {
+            r = m.overloaded(x);
+        } else if (e instanceof StageUnavailableException x) {
+            r = m.unavailable(x);
+        } else if (e instanceof ModelLoadException x) {
+            r = m.brokenModel(x);
+        } else if (e instanceof DeadlineExceededException x) {
+            r = m.expired(x);
+        } else {
+            LOG.error("job failed", e);
+            r = error(500, "the job failed: " + e, "server_error", null, "internal_error");
+        }
+        ApiError.Body b = ((ApiError) r.getEntity()).error();
+        return new JobError(r.getStatus(), b.message(), b.type(), b.param(), b.code());
     }
 
     private static Response error(int status, String message, String type, String param, String code) {

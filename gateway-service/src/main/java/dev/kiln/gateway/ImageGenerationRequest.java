@@ -27,4 +27,10 @@ public record ImageGenerationRequest(
         Double strength,
         String unet,
         String decoder) {
+
+    /** The same request with its seed fixed, so running it again draws the same pictures. */
+    public ImageGenerationRequest withSeed(long fixed) {
+        return new ImageGenerationRequest(prompt, model, n, size, responseFormat, quality, style, user, negativePrompt,
+                steps, guidanceScale, scheduler, fixed, initImage, strength, unet, decoder);
+    }
 }

@@ -45,20 +45,7 @@ public class ImagesResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Produces(MediaType.APPLICATION_JSON)
     public ImageGenerationResponse generate(ImageGenerationRequest body, @Context UriInfo uri) {
-        if (body == null) {
-            throw new InvalidRequestException(null, "the request body must be a JSON object with at least a prompt");
-        }
-        String format = body.responseFormat() == null ? "url" : body.responseFormat();
-        if (!FORMATS.contains(format)) {
-            throw new InvalidRequestException("response_format", "response_format must be url or b64_json, was '"
-                    + body.responseFormat() + "'");
-        }
-        if (body.quality() != null && !QUALITIES.contains(body.quality())) {
-            throw new InvalidRequestException("quality", "quality must be one of " + QUALITIES + ", was '" + body.quality() + "'");
-        }
-        if (body.style() != null && !STYLES.contains(body.style())) {
-            throw new InvalidRequestException("style", "style must be vivid or natural, was '" + body.style() + "'");
-        }
+        String format = checkedFormat(body);
         GenerationRequest request = toRequest(body);
         Timer.Sample sample = Timer.start(registry);
         String outcome = "error";
@@ -95,6 +82,29 @@ public class ImagesResource {
             throw new NotFoundException("image " + id + " does not exist or has expired; request it as b64_json to keep it");
         }
         return Response.ok(png, "image/png").header("Cache-Control", "private, max-age=3600").build();
+    }
+
+    /**
+     * Checks the OpenAI fields the pipeline does not see.
+     *
+     * @return the response format, {@code url} when the request names none
+     */
+    static String checkedFormat(ImageGenerationRequest body) {
+        if (body == null) {
+            throw new InvalidRequestException(null, "the request body must be a JSON object with at least a prompt");
+        }
+        String format = body.responseFormat() == null ? "url" : body.responseFormat();
+        if (!FORMATS.contains(format)) {
+            throw new InvalidRequestException("response_format", "response_format must be url or b64_json, was '"
+                    + body.responseFormat() + "'");
+        }
+        if (body.quality() != null && !QUALITIES.contains(body.quality())) {
+            throw new InvalidRequestException("quality", "quality must be one of " + QUALITIES + ", was '" + body.quality() + "'");
+        }
+        if (body.style() != null && !STYLES.contains(body.style())) {
+            throw new InvalidRequestException("style", "style must be vivid or natural, was '" + body.style() + "'");
+        }
+        return format;
     }
 
     static GenerationRequest toRequest(ImageGenerationRequest body) {

@@ -113,7 +113,7 @@ class ImagesResourceTest {
     @Test
     void healthAndMetrics() {
         given().get("/q/health/live").then().statusCode(200);
-        given().get("/q/health/ready").then().statusCode(200).body("checks[0].data.default_model", equalTo("sd15-tiny-kiln"));
+        given().get("/q/health/ready").then().statusCode(200).body("checks.find { it.name == 'pipeline' }.data.default_model", equalTo("sd15-tiny-kiln"));
         given().contentType(ContentType.JSON).body(GOOD).post("/v1/images/generations").then().statusCode(200);
         given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("kiln_stage_queue_depth{stage=\"denoiser\"}"))
@@ -123,6 +123,7 @@ class ImagesResourceTest {
     @Test
     void playgroundIsServedAtTheRoot() {
         given().get("/").then().statusCode(200).contentType(containsString("text/html"))
-                .body(containsString("Kiln playground"), containsString("v1/images/generations"));
+                .body(containsString("Kiln playground"), containsString("v1/images/generations"), containsString("v1/jobs"),
+                        containsString("EventSource"));
     }
 }

@@ -62,6 +62,11 @@ public final class GenerationPipeline implements AutoCloseable {
         return denoiser;
     }
 
+    /** The decoder stage, also used for progress previews of latents still being denoised. */
+    public DecoderStage decoder() {
+        return decoder;
+    }
+
     /** Checks a request and fills in its defaults without running it. */
     public GenerationSettings resolve(GenerationRequest request) {
         GenerationRequest r = request.withUNetFromModel();

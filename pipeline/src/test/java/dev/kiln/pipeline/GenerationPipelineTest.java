@@ -93,6 +93,32 @@ class GenerationPipelineTest {
     }
 
     @Test
+    void cancelledRequestLeavesTheBatchAndTheOthersFinish() throws Exception {
+        byte[] alone = pipeline.generate(request(Fixtures.KILN).seed(7L).steps(40).build()).images().get(0).png();
+        java.util.concurrent.atomic.AtomicBoolean cancel = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CountDownLatch started = new java.util.concurrent.CountDownLatch(1);
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            CompletableFuture<GenerationResult> doomed = CompletableFuture.supplyAsync(() -> pipeline.generate(
+                    pipeline.resolve(request(Fixtures.KILN).seed(8L).steps(150).count(3).build()),
+                    (step, total, latents) -> started.countDown(), cancel::get), pool);
+            CompletableFuture<GenerationResult> other = CompletableFuture.supplyAsync(() -> pipeline.generate(
+                    pipeline.resolve(request(Fixtures.KILN).seed(7L).steps(40).build()),
+                    (step, total, latents) -> started.countDown(), () -> false), pool);
+            assertTrue(started.await(30, java.util.concurrent.TimeUnit.SECONDS));
+            cancel.set(true);
+            java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    java.util.concurrent.ExecutionException.class, doomed::get);
+            assertTrue(e.getCause() instanceof java.util.concurrent.CancellationException, e.getCause().toString());
+            // the request sharing its batch is untouched: same bytes as alone
+            assertArrayEquals(alone, other.get().images().get(0).png());
+            assertEquals(0, pipeline.denoiser().queueDepth(), "the cancelled request still holds a place");
+        } finally {
+            pool.shutdown();
+        }
+    }
+
+    @Test
     void sameSeedGivesTheSameBytesWhateverTheThreadCount() {
         byte[] one = pipeline.generate(request(Fixtures.OPTIMUM).build()).images().get(0).png();
         try (ModelCatalog two = Fixtures.catalog(OnnxRuntimeOptions.cpu().withThreads(2));
