@@ -43,7 +43,7 @@ import java.util.function.Function;
  * sd15-tiny-diffusers 64 20 3 16 3. Every configuration is measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
- * to {@code bench/results/throughput-<date>.txt}.
+ * is appended to {@code bench/results/throughput-<date>.txt}.
  */
 public final class Throughput {
     static final int[] CONCURRENCY = {1, 4, 16, 32};
@@ -145,7 +145,9 @@ public final class Throughput {
         Files.createDirectories(results);
         Path file = results.resolve("throughput-" + LocalDate.now() + ".txt");
         try {
-            Files.writeString(file, out.toString());
+            // several runs a day (other sizes, models) collect in the day's file
+            Files.writeString(file, (Files.exists(file) ? "\n\n" : "") + out, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -56,6 +56,8 @@ class MultiProcessIT {
     static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(20);
     static final ObjectMapper JSON = new ObjectMapper();
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    static final String DATABASE = "jdbc:postgresql://127.0.0.1:5432/test";
+    static final String SCHEMA = "kiln_system_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 10);
 
     static ServiceProcess encoder;
     static ServiceProcess denoiser;
@@ -76,10 +78,15 @@ class MultiProcessIT {
         for (ServiceProcess p : List.of(encoder, denoiser, decoder)) {
             p.start();
         }
-        gateway = new ServiceProcess("gateway", "gateway-service", Map.of("kiln.mode", "distributed",
+        // the distributed profile keeps jobs in PostgreSQL; this run gets a schema of its own
+        Map<String, String> gatewayConfig = new java.util.HashMap<>(Map.of("kiln.mode", "distributed",
                 "kiln.models.dir", models.toString(), "kiln.model.default", MODEL,
                 "kiln.encoder.address", encoder.grpcAddress(), "kiln.denoiser.address", denoiser.grpcAddress(),
-                "kiln.decoder.address", decoder.grpcAddress(), "kiln.request.timeout", REQUEST_TIMEOUT.toSeconds() + "s"));
+                "kiln.decoder.address", decoder.grpcAddress(), "kiln.request.timeout", REQUEST_TIMEOUT.toSeconds() + "s",
+                "quarkus.profile", "distributed"));
+        gatewayConfig.put("quarkus.datasource.jdbc.url", DATABASE + "?currentSchema=" + SCHEMA);
+        gatewayConfig.put("quarkus.flyway.schemas", SCHEMA);
+        gateway = new ServiceProcess("gateway", "gateway-service", gatewayConfig);
         gateway.start();
         catalog = ModelCatalog.scan(List.of(models.resolve("fixtures")), MODEL, OnnxRuntimeOptions.cpu().withThreads(1));
         reference = GenerationPipeline.embedded(catalog, DenoiseLoopOptions.defaults());
@@ -98,6 +105,10 @@ class MultiProcessIT {
         if (reference != null) {
             reference.close();
             catalog.close();
+        }
+        try (java.sql.Connection c = java.sql.DriverManager.getConnection(DATABASE, "postgres", "");
+             java.sql.Statement s = c.createStatement()) {
+            s.execute("DROP SCHEMA IF EXISTS " + SCHEMA + " CASCADE");
         }
     }
 
@@ -183,8 +194,47 @@ class MultiProcessIT {
         }
     }
 
+    static HttpResponse<String> send(String method, String path, String body) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(gateway.http() + path)).timeout(Duration.ofSeconds(10))
+                .header("Content-Type", "application/json");
+        b.method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
+        return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     @Test
     @Order(3)
+    void deletingAJobMidRunFreesItsPlaceInTheDenoiser() throws Exception {
+        HttpResponse<String> created = send("POST", "/v1/jobs", "{\"prompt\": \"a slow kiln\", \"size\": \"256x256\", "
+                + "\"steps\": 150, \"seed\": 11}");
+        assertEquals(202, created.statusCode(), created.body());
+        String id = JSON.readTree(created.body()).get("id").asText();
+        Instant end = Instant.now().plusSeconds(30);
+        JsonNode job = JSON.readTree(send("GET", "/v1/jobs/" + id, null).body());
+        while (Instant.now().isBefore(end) && (job.path("progress").path("step").asInt() < 2)) {
+            Thread.sleep(50);
+            job = JSON.readTree(send("GET", "/v1/jobs/" + id, null).body());
+        }
+        assertEquals("running", job.get("status").asText(), job.toString());
+        assertEquals(1.0, denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}"), "the job holds a place");
+
+        HttpResponse<String> deleted = send("DELETE", "/v1/jobs/" + id, null);
+        assertEquals(200, deleted.statusCode(), deleted.body());
+        end = Instant.now().plusSeconds(5);
+        while (denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}") != 0.0 && Instant.now().isBefore(end)) {
+            Thread.sleep(20);
+        }
+        assertEquals(0.0, denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}"), "the place is free");
+        end = Instant.now().plusSeconds(5);
+        while (!job.get("status").asText().equals("cancelled") && Instant.now().isBefore(end)) {
+            Thread.sleep(50);
+            job = JSON.readTree(send("GET", "/v1/jobs/" + id, null).body());
+        }
+        assertEquals("cancelled", job.get("status").asText(), job.toString());
+        assertTrue(job.path("progress").path("step").asInt() < 150, "stopped mid-run: " + job);
+    }
+
+    @Test
+    @Order(4)
     void killingTheEncoderUnderLoadFailsRequestsFastWith503AndRestartingItResumesService() throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(8);
         AtomicBoolean stop = new AtomicBoolean();
