@@ -2,6 +2,7 @@ package dev.kiln.bench;
 
 import dev.kiln.pipeline.GenerationPipeline;
 import dev.kiln.pipeline.GenerationRequest;
+import dev.kiln.pipeline.GenerationResult;
 import dev.kiln.pipeline.GenerationSettings;
 import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
 import dev.kiln.pipeline.denoise.DenoiseProgress;
@@ -52,29 +53,40 @@ public final class StudentSpeed {
                 settings.values().forEach(s -> pipeline.generate(s, DenoiseProgress.NONE, () -> false));
             }
             Map<String, long[]> times = new LinkedHashMap<>();
-            settings.keySet().forEach(k -> times.put(k, new long[rounds]));
+            Map<String, long[]> stages = new LinkedHashMap<>();
+            settings.keySet().forEach(k -> {
+                times.put(k, new long[rounds]);
+                stages.put(k, new long[3]);
+            });
             for (int r = 0; r < rounds; r++) {
                 for (Map.Entry<String, GenerationSettings> e : settings.entrySet()) {
                     long t0 = System.nanoTime();
-                    pipeline.generate(e.getValue(), DenoiseProgress.NONE, () -> false);
+                    GenerationResult result = pipeline.generate(e.getValue(), DenoiseProgress.NONE, () -> false);
                     times.get(e.getKey())[r] = System.nanoTime() - t0;
+                    long[] st = stages.get(e.getKey());
+                    st[0] += result.encodeNanos();
+                    st[1] += result.denoiseNanos();
+                    st[2] += result.decodeNanos();
                 }
             }
             GenerationSettings first = settings.values().iterator().next();
             System.out.printf("%nend-to-end time per picture: %s, %dx%d, \"%s\", %d rounds after 5 warm-up rounds, "
                     + "ORT threads %s, fill wait %d ms, %d cores%n", model, first.width(), first.height(), prompt, rounds,
                     threads == 0 ? "auto" : threads, fillMs, Runtime.getRuntime().availableProcessors());
-            System.out.printf("%-34s %6s %5s %10s %10s %12s%n", "configuration", "steps", "cfg", "mean ms", "median ms",
-                    "× student");
+            System.out.printf("%-34s %6s %5s %10s %10s %10s %10s %10s %10s%n", "configuration", "steps", "cfg", "mean ms",
+                    "median ms", "× student", "encode ms", "denoise ms", "decode ms");
             double studentMedian = median(times.values().iterator().next());
             for (Map.Entry<String, long[]> e : times.entrySet()) {
                 GenerationSettings s = settings.get(e.getKey());
                 double mean = Arrays.stream(e.getValue()).average().orElse(0) / 1e6;
                 double med = median(e.getValue());
-                System.out.printf("%-34s %6d %5s %10.2f %10.2f %12.1f%n", e.getKey(), s.steps(),
-                        s.guided() ? Double.toString(s.guidance()) : "off", mean, med, med / studentMedian);
+                long[] st = stages.get(e.getKey());
+                System.out.printf("%-34s %6d %5s %10.2f %10.2f %10.1f %10.2f %10.2f %10.2f%n", e.getKey(), s.steps(),
+                        s.guided() ? Double.toString(s.guidance()) : "off", mean, med, med / studentMedian,
+                        st[0] / 1e6 / rounds, st[1] / 1e6 / rounds, st[2] / 1e6 / rounds);
             }
-            System.out.println("(× student: median time over the median of the first row; target for the teacher rows >= 25)");
+            System.out.println("(× student: median time over the median of the first row; target for the teacher rows >= 25;"
+                    + " encode/denoise/decode: mean time in each stage, the decoder's including PNG encoding)");
         }
     }
 

@@ -1,8 +1,6 @@
 package dev.kiln.cli;
 
 import dev.kiln.pipeline.error.InvalidRequestException;
-import dev.kiln.pipeline.error.ModelLoadException;
-import dev.kiln.pipeline.error.ModelNotFoundException;
 import dev.kiln.pipeline.eval.EmojiDataset;
 import dev.kiln.pipeline.eval.EmojiEvaluation;
 import dev.kiln.pipeline.eval.EvalPrompt;
@@ -72,12 +70,8 @@ final class EvalCommand implements Callable<Integer> {
                 write(json, EmojiEvaluation.json(sampler.modelPackage().id(), rows));
             }
             return 0;
-        } catch (InvalidRequestException | ModelNotFoundException e) {
-            err.println("error: " + e.getMessage());
-            return GenerateCommand.EXIT_BAD_REQUEST;
-        } catch (ModelLoadException | IllegalArgumentException e) {
-            err.println("error: " + e.getMessage());
-            return GenerateCommand.EXIT_BAD_MODEL;
+        } catch (RuntimeException e) {
+            return CommandFailure.report(err, e);
         }
     }
 

@@ -7,8 +7,6 @@ import dev.kiln.pipeline.GenerationResult;
 import dev.kiln.pipeline.GenerationSettings;
 import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
 import dev.kiln.pipeline.error.InvalidRequestException;
-import dev.kiln.pipeline.error.ModelLoadException;
-import dev.kiln.pipeline.error.ModelNotFoundException;
 import dev.kiln.pipeline.model.ModelCatalog;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -29,8 +27,6 @@ import picocli.CommandLine.Parameters;
 @Command(name = "generate", mixinStandardHelpOptions = true,
         description = "Generate pictures from a prompt and write them as PNG files.")
 final class GenerateCommand implements Callable<Integer> {
-    static final int EXIT_BAD_REQUEST = 2;
-    static final int EXIT_BAD_MODEL = 3;
 
     @Parameters(arity = "1..*", paramLabel = "PROMPT", description = "What to draw (several words may be given unquoted).")
     List<String> prompt;
@@ -89,8 +85,7 @@ final class GenerateCommand implements Callable<Integer> {
         try {
             request = request();
         } catch (InvalidRequestException e) {
-            err.println("error: " + e.getMessage());
-            return EXIT_BAD_REQUEST;
+            return CommandFailure.report(err, e);
         }
         try (ModelCatalog catalog = models.catalog();
              GenerationPipeline pipeline = GenerationPipeline.embedded(catalog, DenoiseLoopOptions.defaults())) {
@@ -117,12 +112,8 @@ final class GenerateCommand implements Callable<Integer> {
                     (result.encodeNanos() + result.denoiseNanos() + result.decodeNanos()) / 1e9,
                     result.encodeNanos() / 1e6, result.denoiseNanos() / 1e6, result.decodeNanos() / 1e6);
             return 0;
-        } catch (InvalidRequestException | ModelNotFoundException e) {
-            err.println("error: " + e.getMessage());
-            return EXIT_BAD_REQUEST;
-        } catch (ModelLoadException | IllegalArgumentException e) {
-            err.println("error: " + e.getMessage());
-            return EXIT_BAD_MODEL;
+        } catch (RuntimeException e) {
+            return CommandFailure.report(err, e);
         }
     }
 

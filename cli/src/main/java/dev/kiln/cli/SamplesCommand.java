@@ -1,8 +1,5 @@
 package dev.kiln.cli;
 
-import dev.kiln.pipeline.error.InvalidRequestException;
-import dev.kiln.pipeline.error.ModelLoadException;
-import dev.kiln.pipeline.error.ModelNotFoundException;
 import dev.kiln.pipeline.eval.EmojiDataset;
 import dev.kiln.pipeline.eval.EvalPrompt;
 import dev.kiln.pipeline.eval.ImageSampler;
@@ -55,7 +52,7 @@ final class SamplesCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (perSplit < 1 || scale < 1) {
             err.println("error: --per-split and --scale must be at least 1");
-            return GenerateCommand.EXIT_BAD_REQUEST;
+            return CommandFailure.BAD_REQUEST;
         }
         try (ModelCatalog catalog = models.catalog();
              ImageSampler sampler = new ImageSampler(catalog, models.modelId())) {
@@ -111,12 +108,8 @@ final class SamplesCommand implements Callable<Integer> {
             stdout.println("wrote " + grid + " (" + prompts.size() + " prompts × " + labels.size() + " columns: "
                     + String.join(", ", legendColumns) + ") and " + dir.resolve("grid.txt"));
             return 0;
-        } catch (InvalidRequestException | ModelNotFoundException e) {
-            err.println("error: " + e.getMessage());
-            return GenerateCommand.EXIT_BAD_REQUEST;
-        } catch (ModelLoadException | IllegalArgumentException e) {
-            err.println("error: " + e.getMessage());
-            return GenerateCommand.EXIT_BAD_MODEL;
+        } catch (RuntimeException e) {
+            return CommandFailure.report(err, e);
         }
     }
 }

@@ -43,12 +43,12 @@ class GenerateCommandTest {
     @Test
     void badInputSaysWhatIsWrong(@TempDir Path tmp) {
         Run r = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--size", "70x64", "-o", tmp.resolve("x.png").toString());
-        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, r.exit());
+        assertEquals(CommandFailure.BAD_REQUEST, r.exit());
         assertTrue(r.err().contains("multiple of 64"), r.err());
         assertTrue(Files.notExists(tmp.resolve("x.png")));
 
         Run unknown = run("generate", "a fox", "--scheduler", "plms", "-o", tmp.resolve("y.png").toString());
-        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, unknown.exit());
+        assertEquals(CommandFailure.BAD_REQUEST, unknown.exit());
         assertTrue(unknown.err().contains("unknown scheduler 'plms'"), unknown.err());
     }
 
@@ -68,15 +68,15 @@ class GenerateCommandTest {
         assertTrue(teacher.out().contains("(teacher UNet, vae decoder)"), teacher.out());
 
         Run student = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--unet", "student", "-o", tmp.resolve("s.png").toString());
-        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, student.exit());
+        assertEquals(CommandFailure.BAD_REQUEST, student.exit());
         assertTrue(student.err().contains("has no student UNet; it offers: teacher"), student.err());
 
         Run both = run("generate", "a fox", "--teacher", "--unet", "student", "-o", tmp.resolve("b.png").toString());
-        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, both.exit());
+        assertEquals(CommandFailure.BAD_REQUEST, both.exit());
         assertTrue(both.err().contains("contradict"), both.err());
 
         Run cd = run("generate", "a fox", "--model", "sd15-tiny-kiln", "--decoder", "consistency", "-o", tmp.resolve("c.png").toString());
-        assertEquals(GenerateCommand.EXIT_BAD_REQUEST, cd.exit());
+        assertEquals(CommandFailure.BAD_REQUEST, cd.exit());
         assertTrue(cd.err().contains("offers: vae"), cd.err());
         assertTrue(Files.notExists(tmp.resolve("s.png")) && Files.notExists(tmp.resolve("c.png")));
     }
@@ -84,10 +84,10 @@ class GenerateCommandTest {
     @Test
     void evalAndSamplesNeedAPackageWithAnEvaluationSet(@TempDir Path tmp) {
         Run eval = run("eval", "--model", "sd15-tiny-kiln");
-        assertEquals(GenerateCommand.EXIT_BAD_MODEL, eval.exit());
+        assertEquals(CommandFailure.BAD_MODEL, eval.exit());
         assertTrue(eval.err().contains("eval/prompts.json is missing"), eval.err());
         Run samples = run("samples", "--model", "sd15-tiny-kiln", "-o", tmp.toString());
-        assertEquals(GenerateCommand.EXIT_BAD_MODEL, samples.exit());
+        assertEquals(CommandFailure.BAD_MODEL, samples.exit());
         assertTrue(samples.err().contains("eval/prompts.json is missing"), samples.err());
     }
 
