@@ -49,6 +49,8 @@ public class Jobs {
     Duration retryDelay;
     @ConfigProperty(name = "kiln.jobs.preview-size")
     int previewSize;
+    @ConfigProperty(name = "kiln.jobs.retention")
+    Duration retention;
     @ConfigProperty(name = "kiln.jobs.timeout")
     Duration timeout;
 
@@ -72,7 +74,7 @@ public class Jobs {
             default -> throw new IllegalArgumentException("kiln.jobs.store must be memory or postgresql, was '" + storeKind + "'");
         };
         runner = new JobRunner(store, new PipelineJobWork(stages, json, previewSize, timeout), events,
-                new JobRunner.Options(instance, workers, maxQueued, maxAttempts, lease, heartbeat, retryDelay),
+                new JobRunner.Options(instance, workers, maxQueued, maxAttempts, lease, heartbeat, retryDelay, retention),
                 Clock.systemUTC());
         runner.start();
         Gauge.builder("kiln.stage.queue.depth", this, j -> j.store.queued() + j.runner.runningCount())

@@ -64,9 +64,10 @@ public final class JobRunner implements AutoCloseable {
      * @param lease        how long a running job's owner may stay silent before another gateway re-queues it
      * @param heartbeat    how often progress and liveness go to the store and cancellations come back
      * @param retryDelay   wait before a job refused by a busy or unavailable stage is tried again
+     * @param retention    how long finished jobs and their pictures are kept
      */
     public record Options(String instance, int workers, int maxQueued, int maxAttempts, Duration lease,
-                          Duration heartbeat, Duration retryDelay) {
+                          Duration heartbeat, Duration retryDelay, Duration retention) {
     }
 
     private final JobStore store;
@@ -307,6 +308,10 @@ public final class JobRunner implements AutoCloseable {
                 int[] r = store.recover(null, options.lease(), options.maxAttempts());
                 if (r[0] > 0) {
                     wake.release(r[0]);
+                }
+                int purged = store.purgeFinished(clock.instant().minus(options.retention()));
+                if (purged > 0) {
+                    LOG.info("forgot {} jobs finished more than {} ago", purged, options.retention());
                 }
             }
         } catch (RuntimeException e) {

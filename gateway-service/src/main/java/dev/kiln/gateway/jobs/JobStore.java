@@ -2,6 +2,7 @@ package dev.kiln.gateway.jobs;
 
 import dev.kiln.pipeline.error.OverloadedException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -62,6 +63,9 @@ public interface JobStore extends AutoCloseable {
      * @return how many jobs were re-queued and how many failed: {requeued, failed}
      */
     int[] recover(String owner, Duration lease, int maxAttempts);
+
+    /** Forgets finished jobs (and their pictures) that finished before {@code before}; returns how many. */
+    int purgeFinished(Instant before);
 
     /** Picture {@code index} of a succeeded job, or null. */
     byte[] image(String id, int index);

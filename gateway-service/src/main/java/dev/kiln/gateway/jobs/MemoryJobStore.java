@@ -2,6 +2,7 @@ package dev.kiln.gateway.jobs;
 
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -139,6 +140,22 @@ public final class MemoryJobStore implements JobStore {
     public int[] recover(String owner, Duration lease, int maxAttempts) {
         // nothing survives the process, so nothing is left over from a previous one
         return new int[] {0, 0};
+    }
+
+    @Override
+    public synchronized int purgeFinished(Instant before) {
+        int n = 0;
+        for (java.util.Iterator<String> it = finished.keySet().iterator(); it.hasNext(); ) {
+            String id = it.next();
+            Job j = jobs.get(id);
+            if (j != null && j.finishedAt().isBefore(before)) {
+                it.remove();
+                jobs.remove(id);
+                images.remove(id);
+                n++;
+            }
+        }
+        return n;
     }
 
     @Override

@@ -195,6 +195,12 @@ public final class PostgresJobStore implements JobStore {
     }
 
     @Override
+    public int purgeFinished(Instant before) {
+        return update("DELETE FROM kiln_job WHERE status IN ('succeeded', 'failed', 'cancelled') AND finished_at < ?",
+                Timestamp.from(before));
+    }
+
+    @Override
     public byte[] image(String id, int index) {
         try (Connection c = db.getConnection(); PreparedStatement s = c.prepareStatement(
                 "SELECT png FROM kiln_job_image WHERE job_id = ? AND image_index = ?")) {

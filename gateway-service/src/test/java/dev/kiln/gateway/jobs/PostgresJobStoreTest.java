@@ -172,6 +172,23 @@ class PostgresJobStoreTest {
         assertEquals(2, again.attempts());
     }
 
+    @Test
+    void finishedJobsArePurgedAfterTheRetention() {
+        store.add(job("old", Instant.now()), 10);
+        store.add(job("new", Instant.now()), 10);
+        store.add(job("waiting", Instant.now()), 10);
+        store.claim("gw");
+        store.claim("gw");
+        store.succeed("old", new JobResult(1, "url", List.of(new JobResult.Image(0, 1, "p")), List.of()), List.of(new byte[] {1}));
+        store.cancelled("new");
+        db.execute("UPDATE kiln_job SET finished_at = now() - interval '8 days' WHERE id = 'old'");
+        assertEquals(1, store.purgeFinished(Instant.now().minus(Duration.ofDays(7))));
+        assertTrue(store.get("old").isEmpty());
+        assertNull(store.image("old", 0));
+        assertEquals(JobStatus.CANCELLED, store.get("new").orElseThrow().status());
+        assertEquals(JobStatus.QUEUED, store.get("waiting").orElseThrow().status(), "unfinished jobs are never purged");
+    }
+
     /** Claims exactly {@code id} for {@code owner}, whatever else is queued. */
     private void claim(String id, String owner) {
         db.execute("UPDATE kiln_job SET status = 'running', owner = '" + owner + "', started_at = now(), "
