@@ -10,12 +10,14 @@ import dev.kiln.gateway.jobs.JobResult;
 import dev.kiln.gateway.jobs.PostgresJobStore;
 import dev.kiln.gateway.jobs.TestDatabase;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import java.net.URI;
+import java.net.URL;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
@@ -25,7 +27,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The jobs API in distributed mode's store: the local PostgreSQL, a schema of this run's own. Before the
+ * The jobs API in distributed mode: stages over gRPC ({@link LoopbackStages}), jobs in the local PostgreSQL,
+ * a schema of this run's own. Before the
  * gateway starts, the database is left as a gateway that crashed would leave it; the gateway must take
  * every accepted job back.
  */
@@ -40,7 +43,8 @@ class PostgresJobsTest {
     public static class Distributed implements QuarkusTestProfile {
         @Override
         public List<TestResourceEntry> testResources() {
-            return List.of(new TestResourceEntry(CrashedGateway.class));
+            // as deployed: the stages behind gRPC on loopback, the jobs in PostgreSQL
+            return List.of(new TestResourceEntry(CrashedGateway.class), new TestResourceEntry(LoopbackStages.class));
         }
     }
 
@@ -85,6 +89,9 @@ class PostgresJobsTest {
             }
         }
     }
+
+    @TestHTTPResource("/")
+    URL base;
 
     @BeforeEach
     void waitUntilReady() throws InterruptedException {
@@ -135,6 +142,15 @@ class PostgresJobsTest {
                 + "\"steps\": 4, \"seed\": 9, \"response_format\": \"b64_json\"}").post("/v1/images/generations")
                 .then().statusCode(200).extract().path("data[0].b64_json");
         assertArrayEquals(Base64.getDecoder().decode(b64), png);
+    }
+
+    @Test
+    void eventsFollowAJobRunThroughTheGrpcStages() throws Exception {
+        String id = JobsResourceTest.submit("{\"prompt\": \"a fox on the wire\", \"size\": \"512x512\", \"steps\": 80}");
+        List<ServerSentEvents.Event> events = ServerSentEvents.readAll(ServerSentEvents.open(
+                URI.create(base + "v1/jobs/" + id + "/events?preview=true")));
+        assertEquals("done", events.get(events.size() - 1).name(), events.toString());
+        assertTrue(events.stream().anyMatch(e -> "step".equals(e.name())), "no step events: " + events);
     }
 
     @Test
