@@ -87,11 +87,13 @@ class DistributedModeTest {
                     .body("error.code", equalTo("unavailable"))
                     .body("error.message", containsString("encoder at " + "127.0.0.1:" + LoopbackStages.encoderPort));
             long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(ms < 3000, "503 at once, not after a wait: " + ms + " ms");
+            // the request deadline is kiln.request.timeout (120 s): an answer well before it is a fast failure, not a
+            // hang; a wall-clock bound tighter than that would fail on a loaded machine
+            assertTrue(ms < 30_000, "503 long before the request deadline, not by timing out: " + ms + " ms");
         } finally {
             LoopbackStages.startEncoder();
         }
-        Instant end = Instant.now().plusSeconds(10);
+        Instant end = Instant.now().plusSeconds(60);
         int status = 0;
         while (Instant.now().isBefore(end) && (status = given().contentType(ContentType.JSON).body(body(1, 2, "64x64"))
                 .post("/v1/images/generations").statusCode()) != 200) {
@@ -108,7 +110,7 @@ class DistributedModeTest {
             slow.add(CompletableFuture.supplyAsync(() -> given().contentType(ContentType.JSON)
                     .body(body(seed, 150, "256x256")).post("/v1/images/generations").statusCode()));
         }
-        Instant end = Instant.now().plusSeconds(30);
+        Instant end = Instant.now().plusSeconds(60);
         while (LoopbackStages.denoiser.queueDepth() < LoopbackStages.MAX_QUEUED && Instant.now().isBefore(end)) {
             Thread.sleep(10);
         }

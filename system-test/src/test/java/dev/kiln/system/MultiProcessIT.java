@@ -183,7 +183,7 @@ class MultiProcessIT {
             assertEquals(1.0, denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}"));
             cancel.set(true);
             assertThrows(CancellationException.class, () -> slow.get(10, TimeUnit.SECONDS));
-            Instant end = Instant.now().plusSeconds(5);
+            Instant end = Instant.now().plusSeconds(30);
             while (denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}") != 0.0 && Instant.now().isBefore(end)) {
                 Thread.sleep(20);
             }
@@ -219,12 +219,12 @@ class MultiProcessIT {
 
         HttpResponse<String> deleted = send("DELETE", "/v1/jobs/" + id, null);
         assertEquals(200, deleted.statusCode(), deleted.body());
-        end = Instant.now().plusSeconds(5);
+        end = Instant.now().plusSeconds(30);
         while (denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}") != 0.0 && Instant.now().isBefore(end)) {
             Thread.sleep(20);
         }
         assertEquals(0.0, denoiser.metric("kiln_stage_queue_depth{stage=\"denoiser\"}"), "the place is free");
-        end = Instant.now().plusSeconds(5);
+        end = Instant.now().plusSeconds(30);
         while (!job.get("status").asText().equals("cancelled") && Instant.now().isBefore(end)) {
             Thread.sleep(50);
             job = JSON.readTree(send("GET", "/v1/jobs/" + id, null).body());
@@ -263,14 +263,20 @@ class MultiProcessIT {
             Thread.sleep(1500);
             encoder.kill();
             int before = outcomes.size();
-            Thread.sleep(3000);
+            // waits for answers rather than for a fixed time: a loaded machine answers later, a hang never
+            Instant downUntil = Instant.now().plus(REQUEST_TIMEOUT);
+            while (outcomes.size() - before < 8 && Instant.now().isBefore(downUntil)) {
+                Thread.sleep(100);
+            }
             List<long[]> whileDown = new ArrayList<>(outcomes.subList(before, outcomes.size()));
             assertTrue(whileDown.size() >= 8, "requests kept being answered while the encoder was down: " + whileDown.size());
             for (long[] o : whileDown) {
                 assertTrue(o[0] == 503 || o[0] == 200, "status " + o[0]);
                 assertTrue(o[1] < REQUEST_TIMEOUT.toMillis(), "answered within the deadline: " + o[1] + " ms");
             }
-            assertTrue(whileDown.stream().filter(o -> o[0] == 503).allMatch(o -> o[1] < 3000), "503s came fast");
+            // "fast" means well before the deadline that a hanging call would run into, not a wall-clock figure
+            assertTrue(whileDown.stream().filter(o -> o[0] == 503).allMatch(o -> o[1] < REQUEST_TIMEOUT.toMillis() / 2),
+                    "503s came before half the deadline, not by timing out");
             JsonNode error = JSON.readTree(failures.get(failures.size() - 1)).get("error");
             assertEquals("unavailable", error.get("code").asText());
             assertEquals("server_error", error.get("type").asText());
@@ -278,7 +284,7 @@ class MultiProcessIT {
 
             encoder.start();
             encoder.awaitReady(Duration.ofSeconds(60));
-            Instant end = Instant.now().plusSeconds(10);
+            Instant end = Instant.now().plusSeconds(60);
             int recovered = outcomes.size();
             while (Instant.now().isBefore(end)
                     && outcomes.subList(recovered, outcomes.size()).stream().noneMatch(o -> o[0] == 200)) {
