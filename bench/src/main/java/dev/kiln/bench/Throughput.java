@@ -39,19 +39,28 @@ import java.util.function.Function;
  * <p>Load is closed-loop: {@code c} clients each send their next request as soon as the last one is
  * answered; every request has its own seed. Each configuration is warmed up before it is measured.
  *
- * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows]}, defaults
- * sd15-tiny-diffusers 128 20 3 16. A client sends {@code rounds} requests at concurrency 16 and 32 and
+ * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes]}, defaults
+ * sd15-tiny-diffusers 64 20 3 16 3. Every configuration is measured once per pass, the passes interleaving
+ * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
- * to {@code bench/results/throughput-<date>.txt}.
+ * is appended to {@code bench/results/throughput-<date>.txt}.
  */
 public final class Throughput {
     static final int[] CONCURRENCY = {1, 4, 16, 32};
 
-    record Cell(double imagesPerSecond, double p50Ms, double p95Ms, double meanRows, int requests) {
+    record Cell(double imagesPerSecond, double p50Ms, double p95Ms, double meanRows, double unetMsPerCall,
+                double unetBusy, double cpuMsPerImage, int requests) {
+    }
+
+    /** CPU time of this whole process (every thread, ONNX Runtime's included). */
+    static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** A pipeline under test, the UNet calls and rows its denoiser made, and what closes it. */
-    record Wiring(GenerationPipeline pipeline, AtomicLong calls, AtomicLong rows, Runnable closer) implements AutoCloseable {
+    record Wiring(GenerationPipeline pipeline, AtomicLong calls, AtomicLong rows, AtomicLong unetNanos, Runnable closer)
+            implements AutoCloseable {
         @Override
         public void close() {
             closer.run();
@@ -60,10 +69,11 @@ public final class Throughput {
 
     public static void main(String[] args) throws Exception {
         String model = args.length > 0 ? args[0] : "sd15-tiny-diffusers";
-        int size = args.length > 1 ? Integer.parseInt(args[1]) : 128;
+        int size = args.length > 1 ? Integer.parseInt(args[1]) : 64;
         int steps = args.length > 2 ? Integer.parseInt(args[2]) : 20;
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         int maxRows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
+        int passes = args.length > 5 ? Integer.parseInt(args[5]) : 3;
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
 
@@ -83,33 +93,61 @@ public final class Throughput {
 
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
-                        + "fill wait %d ms, closed loop, %d cores, %s%n", model, size, size, steps, maxRows, fill.toMillis(),
-                Runtime.getRuntime().availableProcessors(), LocalDate.now());
+                        + "fill wait %d ms, closed loop, %d cores, %s; each cell the median (by images/s) of %d interleaved "
+                        + "passes%n", model, size, size, steps, maxRows, fill.toMillis(),
+                Runtime.getRuntime().availableProcessors(), LocalDate.now(), passes);
         System.out.print(title);
         out.append(title);
-        Map<String, Map<Integer, Cell>> table = new LinkedHashMap<>();
+        Map<String, Map<Integer, List<Cell>>> samples = new LinkedHashMap<>();
         try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu())) {
             catalog.get(model);
-            for (var w : wirings.entrySet()) {
-                Map<Integer, Cell> row = new LinkedHashMap<>();
-                try (Wiring wiring = w.getValue().apply(catalog)) {
-                    run(wiring, template, 4, 2, new AtomicLong(1_000_000)); // warm-up
+            Map<String, Wiring> open = new LinkedHashMap<>();
+            try {
+                for (var w : wirings.entrySet()) {
+                    Wiring wiring = w.getValue().apply(catalog);
+                    open.put(w.getKey(), wiring);
+                    run(wiring, template, 4, 3, new AtomicLong(1_000_000)); // warm-up: JIT, sessions, channels
+                    samples.put(w.getKey(), new LinkedHashMap<>());
+                }
+                // passes interleave the configurations, so drifting load from other processes hits them alike
+                for (int pass = 0; pass < passes; pass++) {
                     for (int c : CONCURRENCY) {
                         int perClient = Math.max(rounds, (16 + c - 1) / c);
-                        row.put(c, run(wiring, template, c, perClient, new AtomicLong(c * 10_000L)));
-                        System.out.printf("  %-28s c=%-3d %s%n", w.getKey(), c, row.get(c));
+                        for (var w : open.entrySet()) {
+                            Cell cell = run(w.getValue(), template, c, perClient, new AtomicLong(c * 10_000L));
+                            samples.get(w.getKey()).computeIfAbsent(c, k -> new ArrayList<>()).add(cell);
+                            System.out.printf("  pass %d  %-28s c=%-3d %s%n", pass + 1, w.getKey(), c, cell);
+                        }
                     }
                 }
-                table.put(w.getKey(), row);
+            } finally {
+                open.values().forEach(Wiring::close);
             }
         }
+        Map<String, Map<Integer, Cell>> table = new LinkedHashMap<>();
+        samples.forEach((name, byC) -> {
+            Map<Integer, Cell> row = new LinkedHashMap<>();
+            byC.forEach((c, cells) -> {
+                List<Cell> sorted = new ArrayList<>(cells);
+                sorted.sort(java.util.Comparator.comparingDouble(Cell::imagesPerSecond));
+                row.put(c, sorted.get(sorted.size() / 2));
+            });
+            table.put(name, row);
+        });
         String formatted = format(table);
         System.out.print(formatted);
         out.append(formatted);
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu())) {
+            String profile = UNetScaling.profile(catalog.get(model), size, 15);
+            System.out.print(profile);
+            out.append(profile);
+        }
         Files.createDirectories(results);
         Path file = results.resolve("throughput-" + LocalDate.now() + ".txt");
         try {
-            Files.writeString(file, out.toString());
+            // several runs a day (other sizes, models) collect in the day's file
+            Files.writeString(file, (Files.exists(file) ? "\n\n" : "") + out, java.nio.file.StandardOpenOption.CREATE,
+                    java.nio.file.StandardOpenOption.APPEND);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -120,11 +158,13 @@ public final class Throughput {
         GenerationPipeline p = GenerationPipeline.embedded(catalog, options);
         AtomicLong calls = new AtomicLong();
         AtomicLong rows = new AtomicLong();
+        AtomicLong nanos = new AtomicLong();
         ((LocalDenoiserStage) p.denoiser()).observe((m, r, n) -> {
             rows.addAndGet(r);
             calls.incrementAndGet();
+            nanos.addAndGet(n);
         });
-        return new Wiring(p, calls, rows, p::close);
+        return new Wiring(p, calls, rows, nanos, p::close);
     }
 
     static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options) {
@@ -132,15 +172,17 @@ public final class Throughput {
         LocalDenoiserStage denoiser = new LocalDenoiserStage(catalog, options);
         AtomicLong calls = new AtomicLong();
         AtomicLong rows = new AtomicLong();
+        AtomicLong nanos = new AtomicLong();
         denoiser.observe((m, r, n) -> {
             rows.addAndGet(r);
             calls.incrementAndGet();
+            nanos.addAndGet(n);
         });
         StageServer enc = StageServer.start(0, encoder, null, null);
         StageServer den = StageServer.start(0, null, denoiser, null);
         StageServer dec = StageServer.start(0, null, null, new LocalDecoderStage(catalog));
         RemoteStages remote = new RemoteStages(enc.address(), den.address(), dec.address(), Duration.ofMinutes(5));
-        return new Wiring(remote.pipeline(catalog), calls, rows, () -> {
+        return new Wiring(remote.pipeline(catalog), calls, rows, nanos, () -> {
             remote.close();
             enc.close();
             den.close();
@@ -159,6 +201,8 @@ public final class Throughput {
         AtomicInteger next = new AtomicInteger();
         long calls0 = wiring.calls().get();
         long rows0 = wiring.rows().get();
+        long nanos0 = wiring.unetNanos().get();
+        long cpu0 = processCpuNanos();
         long t0 = System.nanoTime();
         try {
             List<Future<?>> all = new ArrayList<>();
@@ -180,12 +224,14 @@ public final class Throughput {
             pool.shutdownNow();
         }
         long wall = System.nanoTime() - t0;
+        long cpu = processCpuNanos() - cpu0;
         Arrays.sort(latencies);
         int n = latencies.length;
         long calls = wiring.calls().get() - calls0;
         double meanRows = calls == 0 ? 0 : (double) (wiring.rows().get() - rows0) / calls;
+        long unet = wiring.unetNanos().get() - nanos0;
         return new Cell(n / (wall / 1e9), latencies[(n - 1) / 2] / 1e6, latencies[(int) Math.ceil(0.95 * n) - 1] / 1e6,
-                meanRows, n);
+                meanRows, calls == 0 ? 0 : unet / 1e6 / calls, (double) unet / wall, cpu / 1e6 / n, n);
     }
 
     static String format(Map<String, Map<Integer, Cell>> table) {
@@ -220,6 +266,27 @@ public final class Throughput {
             row.values().forEach(cell -> b.append(String.format("%12.1f", cell.meanRows())));
             b.append('\n');
         });
+        b.append(String.format("%n%-28s", "UNet ms per call (busy %)"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%16s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-28s", name));
+            row.values().forEach(cell -> b.append(String.format("%16s",
+                    String.format("%.2f (%.0f%%)", cell.unetMsPerCall(), 100 * cell.unetBusy()))));
+            b.append('\n');
+        });
+        b.append(String.format("%n%-28s", "CPU ms per image"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-28s", name));
+            row.values().forEach(cell -> b.append(String.format("%12.1f", cell.cpuMsPerImage())));
+            b.append('\n');
+        });
         Map<Integer, Cell> none = table.get("no batching (embedded)");
         Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
         Map<Integer, Cell> grpc = table.get("iteration-level (gRPC)");
@@ -236,6 +303,17 @@ public final class Throughput {
         b.append(String.format("%-28s", "gRPC / embedded (iteration)"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12.2f", grpc.get(c).imagesPerSecond() / iter.get(c).imagesPerSecond()));
+        }
+        b.append('\n');
+        b.append("by CPU time per image (robust to other processes on the machine):\n");
+        b.append(String.format("%-28s", "iteration / no batching"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12.2f", none.get(c).cpuMsPerImage() / iter.get(c).cpuMsPerImage()));
+        }
+        b.append('\n');
+        b.append(String.format("%-28s", "gRPC / embedded (iteration)"));
+        for (int c : CONCURRENCY) {
+            b.append(String.format("%12.2f", iter.get(c).cpuMsPerImage() / grpc.get(c).cpuMsPerImage()));
         }
         b.append('\n');
         return b.toString();
