@@ -29,12 +29,13 @@ public final class EmojiEvaluation {
      * One line of the table.
      *
      * @param retrieval top-1 retrieval among {@link #GROUP} captions
+     * @param retrieval10 top-10 retrieval among the same captions
      * @param fd        emoji-FD against the real pictures of the same prompts (null for the real pictures)
      * @param psnr      mean PSNR in dB against the real pictures (reconstructions only, else null)
      * @param seconds   wall time of producing and judging the pictures
      */
-    public record Row(String name, String split, int images, double retrieval, Double fd, double styleAccuracy,
-                      Double psnr, double seconds) {
+    public record Row(String name, String split, int images, double retrieval, double retrieval10, Double fd,
+                      double styleAccuracy, Double psnr, double seconds) {
     }
 
     /** A sampler configuration that makes a table row. */
@@ -136,13 +137,14 @@ public final class EmojiEvaluation {
     private static Row row(String name, String split, Evaluator.Judgement j, float[][] captionEmb, int[] styles,
                            Evaluator.Judgement real, Double psnr, long t0) {
         Double fd = real == null ? null : FrechetDistance.between(j.embeddings(), real.embeddings());
-        return new Row(name, split, styles.length, ImageMetrics.retrievalTop1(j.embeddings(), captionEmb, GROUP), fd,
+        return new Row(name, split, styles.length, ImageMetrics.retrievalTop1(j.embeddings(), captionEmb, GROUP),
+                ImageMetrics.retrievalTopK(j.embeddings(), captionEmb, GROUP, 10), fd,
                 ImageMetrics.accuracy(j.styleLogits(), styles), psnr, (System.nanoTime() - t0) / 1e9);
     }
 
     static String format(Row r) {
-        return String.format(Locale.ROOT, "%-45s %-8s n=%d retrieval %.3f FD %s style %.3f%s (%.1f s)", r.name(),
-                r.split(), r.images(), r.retrieval(), r.fd() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.fd()),
+        return String.format(Locale.ROOT, "%-45s %-8s n=%d retrieval %.3f top-10 %.3f FD %s style %.3f%s (%.1f s)",
+                r.name(), r.split(), r.images(), r.retrieval(), r.retrieval10(), r.fd() == null ? "-" : String.format(Locale.ROOT, "%.4f", r.fd()),
                 r.styleAccuracy(), r.psnr() == null ? "" : String.format(Locale.ROOT, " PSNR %.2f dB", r.psnr()),
                 r.seconds());
     }
@@ -151,11 +153,11 @@ public final class EmojiEvaluation {
     public static String markdown(List<Row> rows) {
         StringBuilder b = new StringBuilder();
         b.append("| pictures | prompts | n | top-1 retrieval (of ").append(GROUP)
-                .append(") | emoji-FD ↓ | style accuracy | PSNR (dB) |\n");
-        b.append("|---|---|---:|---:|---:|---:|---:|\n");
+                .append(") | top-10 | emoji-FD ↓ | style accuracy | PSNR (dB) |\n");
+        b.append("|---|---|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
-            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %s | %.3f | %s |%n", r.name(), r.split(),
-                    r.images(), r.retrieval(), r.fd() == null ? "—" : String.format(Locale.ROOT, "%.4f", r.fd()),
+            b.append(String.format(Locale.ROOT, "| %s | %s | %d | %.3f | %.3f | %s | %.3f | %s |%n", r.name(), r.split(),
+                    r.images(), r.retrieval(), r.retrieval10(), r.fd() == null ? "—" : String.format(Locale.ROOT, "%.4f", r.fd()),
                     r.styleAccuracy(), r.psnr() == null ? "—" : String.format(Locale.ROOT, "%.2f", r.psnr())));
         }
         return b.toString();
@@ -200,6 +202,7 @@ public final class EmojiEvaluation {
             o.put("split", r.split());
             o.put("images", r.images());
             o.put("retrieval_top1", r.retrieval());
+            o.put("retrieval_top10", r.retrieval10());
             if (r.fd() != null) {
                 o.put("emoji_fd", r.fd());
             }

@@ -14,6 +14,14 @@ public final class ImageMetrics {
      * {@code groupSize} (the last may be smaller), so chance level is 1/groupSize.
      */
     public static double retrievalTop1(float[][] images, float[][] captions, int groupSize) {
+        return retrievalTopK(images, captions, groupSize, 1);
+    }
+
+    /**
+     * Top-k prompt retrieval: the share of images whose own caption is among the k most similar captions of
+     * its group (ties counted against the image). Chance level is k/groupSize.
+     */
+    public static double retrievalTopK(float[][] images, float[][] captions, int groupSize, int k) {
         if (images.length != captions.length) {
             throw new IllegalArgumentException(images.length + " images for " + captions.length + " captions");
         }
@@ -24,16 +32,16 @@ public final class ImageMetrics {
         for (int start = 0; start < images.length; start += groupSize) {
             int end = Math.min(images.length, start + groupSize);
             for (int i = start; i < end; i++) {
-                int best = -1;
-                double bestScore = Double.NEGATIVE_INFINITY;
+                double own = cosine(images[i], captions[i]);
+                int better = 0;
                 for (int j = start; j < end; j++) {
+                    // an earlier caption as similar as the own one ranks before it, as argmax would pick it
                     double s = cosine(images[i], captions[j]);
-                    if (s > bestScore) {
-                        bestScore = s;
-                        best = j;
+                    if (j != i && (s > own || (s == own && j < i))) {
+                        better++;
                     }
                 }
-                if (best == i) {
+                if (better < k) {
                     hits++;
                 }
             }

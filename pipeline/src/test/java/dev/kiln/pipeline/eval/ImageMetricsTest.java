@@ -18,6 +18,10 @@ class ImageMetricsTest {
         // one group of 3: image 2 ({-1,-1}) has cosines -0.71, -0.71, -1 with the captions and loses
         assertEquals(1.0 / 3, ImageMetrics.retrievalTop1(images, captions, 3), 1e-12);
         assertEquals(0.0, ImageMetrics.retrievalTop1(new float[][] {{0, 1}, {1, 0}}, new float[][] {{1, 0}, {0, 1}}, 100));
+        // top-2 in the group of 3: image 0 ranks its caption 1st; image 1 3rd (after captions 0 and 2: cosines
+        // 0.981, 0.832 against its own 0.196); image 2 3rd
+        assertEquals(1.0 / 3, ImageMetrics.retrievalTopK(images, captions, 3, 2), 1e-12);
+        assertEquals(1.0, ImageMetrics.retrievalTopK(images, captions, 3, 3), 1e-12);
     }
 
     @Test
