@@ -10,8 +10,6 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -30,11 +28,7 @@ class AdmissionTest {
 
     @BeforeEach
     void waitUntilReady() throws InterruptedException {
-        Instant end = Instant.now().plus(Duration.ofSeconds(60));
-        while (given().get("/q/health/ready").statusCode() != 200 && Instant.now().isBefore(end)) {
-            Thread.sleep(100);
-        }
-        given().get("/q/health/ready").then().statusCode(200);
+        Readiness.await();
     }
 
     @Test

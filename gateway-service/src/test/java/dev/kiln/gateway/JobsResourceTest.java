@@ -45,11 +45,7 @@ class JobsResourceTest {
 
     @BeforeEach
     void waitUntilReady() throws InterruptedException {
-        Instant end = Instant.now().plus(Duration.ofSeconds(60));
-        while (given().get("/q/health/ready").statusCode() != 200 && Instant.now().isBefore(end)) {
-            Thread.sleep(100);
-        }
-        given().get("/q/health/ready").then().statusCode(200);
+        Readiness.await();
     }
 
     static String submit(String body) {

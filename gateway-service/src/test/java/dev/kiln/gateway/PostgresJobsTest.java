@@ -18,7 +18,6 @@ import io.restassured.http.ContentType;
 import io.restassured.path.json.JsonPath;
 import java.net.URI;
 import java.net.URL;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
@@ -95,11 +94,7 @@ class PostgresJobsTest {
 
     @BeforeEach
     void waitUntilReady() throws InterruptedException {
-        Instant end = Instant.now().plus(Duration.ofSeconds(60));
-        while (given().get("/q/health/ready").statusCode() != 200 && Instant.now().isBefore(end)) {
-            Thread.sleep(100);
-        }
-        given().get("/q/health/ready").then().statusCode(200);
+        Readiness.await();
     }
 
     static byte[] synchronous(long seed) {
