@@ -7,6 +7,9 @@ import dev.kiln.pipeline.denoise.DenoiseLoopOptions;
 import dev.kiln.pipeline.denoise.DenoiseProgress;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.pipeline.stage.DecoderStage;
+import dev.kiln.pipeline.stage.DenoiserStage;
+import dev.kiln.pipeline.stage.EncoderStage;
 import dev.kiln.pipeline.stage.LocalDecoderStage;
 import dev.kiln.pipeline.stage.LocalDenoiserStage;
 import dev.kiln.pipeline.stage.LocalEncoderStage;
@@ -34,16 +37,22 @@ import java.util.function.Function;
  * Serving throughput (images/s) and latency (p50/p95 per request) under concurrent load, side by side in one
  * run: no batching (one request at a time), request-level batching (requests batched whole, none joins a
  * running batch), iteration-level batching (requests join and leave between UNet calls), each embedded, and
- * iteration-level batching with the stages behind gRPC on loopback (the distributed wiring).
+ * iteration-level batching with the stages behind gRPC on loopback (the distributed wiring), once for
+ * callers that watch no progress (synchronous requests) and once with a listener on every step (jobs).
  *
  * <p>Load is closed-loop: {@code c} clients each send their next request as soon as the last one is
- * answered; every request has its own seed. Each configuration is warmed up before it is measured.
+ * answered; every request has its own seed.
  *
- * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes]}, defaults
- * sd15-tiny-diffusers 64 20 3 16 3. Every configuration is measured once per pass, the passes interleaving
+ * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [warm-up]}, defaults
+ * sd15-tiny-diffusers 64 20 3 16 3 400. Every configuration is first warmed up with {@code warm-up} requests
+ * (4 clients), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
  * is appended to {@code bench/results/throughput-<date>.txt}.
+ *
+ * <p>With {@code -Dkiln.bench.baseline=<kiln-protocol jar>} (another build's, e.g. main's) the gRPC wiring of
+ * that build runs as one more configuration: a change to {@code protocol} measured before and after in one
+ * run ({@link BaselineProtocol}).
  */
 public final class Throughput {
     static final int[] CONCURRENCY = {1, 4, 16, 32};
@@ -58,9 +67,12 @@ public final class Throughput {
                 .getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
-    /** A pipeline under test, the UNet calls and rows its denoiser made, and what closes it. */
-    record Wiring(GenerationPipeline pipeline, AtomicLong calls, AtomicLong rows, AtomicLong unetNanos, Runnable closer)
-            implements AutoCloseable {
+    /**
+     * A pipeline under test, the progress listener its requests carry, the UNet calls and rows its denoiser
+     * made, and what closes it.
+     */
+    record Wiring(GenerationPipeline pipeline, DenoiseProgress progress, AtomicLong calls, AtomicLong rows,
+                  AtomicLong unetNanos, Runnable closer) implements AutoCloseable {
         @Override
         public void close() {
             closer.run();
@@ -74,6 +86,7 @@ public final class Throughput {
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         int maxRows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
         int passes = args.length > 5 ? Integer.parseInt(args[5]) : 3;
+        int warmUp = args.length > 6 ? Integer.parseInt(args[6]) : 400;
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
 
@@ -89,13 +102,24 @@ public final class Throughput {
         wirings.put("iteration-level (embedded)", c -> embedded(c,
                 new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION)));
         wirings.put("iteration-level (gRPC)", c -> distributed(c,
-                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION)));
+                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION), DenoiseProgress.NONE));
+        // a listener that watches the steps, as jobs have, makes the denoiser stream an event per step
+        DenoiseProgress watching = (step, total, latents) -> { };
+        wirings.put("iteration-level (gRPC, steps)", c -> distributed(c,
+                new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION), watching));
+        String baseline = System.getProperty("kiln.bench.baseline");
+        if (baseline != null) {
+            // another build's protocol classes beside this one's: before and after measured in one run
+            wirings.put("iteration-level (gRPC, baseline)", c -> distributed(c,
+                    new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.ITERATION),
+                    DenoiseProgress.NONE, new BaselineProtocol(Path.of(baseline))));
+        }
 
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s; each cell the median (by images/s) of %d interleaved "
-                        + "passes%n", model, size, size, steps, maxRows, fill.toMillis(),
-                Runtime.getRuntime().availableProcessors(), LocalDate.now(), passes);
+                        + "passes, after %d warm-up requests per configuration%n", model, size, size, steps, maxRows,
+                fill.toMillis(), Runtime.getRuntime().availableProcessors(), LocalDate.now(), passes, warmUp);
         System.out.print(title);
         out.append(title);
         Map<String, Map<Integer, List<Cell>>> samples = new LinkedHashMap<>();
@@ -106,7 +130,9 @@ public final class Throughput {
                 for (var w : wirings.entrySet()) {
                     Wiring wiring = w.getValue().apply(catalog);
                     open.put(w.getKey(), wiring);
-                    run(wiring, template, 4, 3, new AtomicLong(1_000_000)); // warm-up: JIT, sessions, channels
+                    // warm-up: sessions, channels, and the JIT, which takes hundreds of requests to settle on the
+                    // gRPC path's Netty and protobuf code; before it does, compiling dominates that wiring's CPU time
+                    run(wiring, template, 4, Math.max(1, warmUp / 4), new AtomicLong(1_000_000));
                     samples.put(w.getKey(), new LinkedHashMap<>());
                 }
                 // passes interleave the configurations, so drifting load from other processes hits them alike
@@ -116,7 +142,7 @@ public final class Throughput {
                         for (var w : open.entrySet()) {
                             Cell cell = run(w.getValue(), template, c, perClient, new AtomicLong(c * 10_000L));
                             samples.get(w.getKey()).computeIfAbsent(c, k -> new ArrayList<>()).add(cell);
-                            System.out.printf("  pass %d  %-28s c=%-3d %s%n", pass + 1, w.getKey(), c, cell);
+                            System.out.printf("  pass %d  %-32s c=%-3d %s%n", pass + 1, w.getKey(), c, cell);
                         }
                     }
                 }
@@ -164,10 +190,37 @@ public final class Throughput {
             calls.incrementAndGet();
             nanos.addAndGet(n);
         });
-        return new Wiring(p, calls, rows, nanos, p::close);
+        return new Wiring(p, DenoiseProgress.NONE, calls, rows, nanos, p::close);
     }
 
-    static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options) {
+    static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options, DenoiseProgress progress) {
+        return distributed(catalog, options, progress, Throughput::thisBuild);
+    }
+
+    /** In-process stages served over gRPC on loopback, and a pipeline calling them, of some build of {@code protocol}. */
+    @FunctionalInterface
+    interface GrpcWiring {
+        /** Serves the stages, connects a pipeline to them, and gives it with what closes servers and clients. */
+        Map.Entry<GenerationPipeline, AutoCloseable> wire(ModelCatalog catalog, EncoderStage encoder,
+                                                         DenoiserStage denoiser, DecoderStage decoder) throws Exception;
+    }
+
+    static Map.Entry<GenerationPipeline, AutoCloseable> thisBuild(ModelCatalog catalog, EncoderStage encoder,
+                                                                  DenoiserStage denoiser, DecoderStage decoder) {
+        StageServer enc = StageServer.start(0, encoder, null, null);
+        StageServer den = StageServer.start(0, null, denoiser, null);
+        StageServer dec = StageServer.start(0, null, null, decoder);
+        RemoteStages remote = new RemoteStages(enc.address(), den.address(), dec.address(), Duration.ofMinutes(5));
+        return Map.entry(remote.pipeline(catalog), () -> {
+            remote.close();
+            enc.close();
+            den.close();
+            dec.close();
+        });
+    }
+
+    static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options, DenoiseProgress progress,
+                              GrpcWiring grpc) {
         LocalEncoderStage encoder = new LocalEncoderStage(catalog);
         LocalDenoiserStage denoiser = new LocalDenoiserStage(catalog, options);
         AtomicLong calls = new AtomicLong();
@@ -178,15 +231,18 @@ public final class Throughput {
             calls.incrementAndGet();
             nanos.addAndGet(n);
         });
-        StageServer enc = StageServer.start(0, encoder, null, null);
-        StageServer den = StageServer.start(0, null, denoiser, null);
-        StageServer dec = StageServer.start(0, null, null, new LocalDecoderStage(catalog));
-        RemoteStages remote = new RemoteStages(enc.address(), den.address(), dec.address(), Duration.ofMinutes(5));
-        return new Wiring(remote.pipeline(catalog), calls, rows, nanos, () -> {
-            remote.close();
-            enc.close();
-            den.close();
-            dec.close();
+        Map.Entry<GenerationPipeline, AutoCloseable> wired;
+        try {
+            wired = grpc.wire(catalog, encoder, denoiser, new LocalDecoderStage(catalog));
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot wire the stages over gRPC: " + e, e);
+        }
+        return new Wiring(wired.getKey(), progress, calls, rows, nanos, () -> {
+            try {
+                wired.getValue().close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
             denoiser.close();
             encoder.close();
         });
@@ -211,7 +267,7 @@ public final class Throughput {
                     for (int i = 0; i < perClient; i++) {
                         GenerationSettings s = pipeline.resolve(template.seed(seeds.getAndIncrement()).build());
                         long start = System.nanoTime();
-                        pipeline.generate(s, DenoiseProgress.NONE, () -> false);
+                        pipeline.generate(s, wiring.progress(), () -> false);
                         latencies[next.getAndIncrement()] = System.nanoTime() - start;
                     }
                     return null;
@@ -236,86 +292,96 @@ public final class Throughput {
 
     static String format(Map<String, Map<Integer, Cell>> table) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format("%n%-28s", "images/s"));
+        b.append(String.format("%n%-32s", "images/s"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
         table.forEach((name, row) -> {
-            b.append(String.format("%-28s", name));
+            b.append(String.format("%-32s", name));
             row.values().forEach(cell -> b.append(String.format("%12.2f", cell.imagesPerSecond())));
             b.append('\n');
         });
-        b.append(String.format("%n%-28s", "latency p50 / p95 ms"));
+        b.append(String.format("%n%-32s", "latency p50 / p95 ms"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%16s", "c=" + c));
         }
         b.append('\n');
         table.forEach((name, row) -> {
-            b.append(String.format("%-28s", name));
+            b.append(String.format("%-32s", name));
             row.values().forEach(cell -> b.append(String.format("%16s", String.format("%.0f / %.0f", cell.p50Ms(), cell.p95Ms()))));
             b.append('\n');
         });
-        b.append(String.format("%n%-28s", "mean UNet rows per call"));
+        b.append(String.format("%n%-32s", "mean UNet rows per call"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
         table.forEach((name, row) -> {
-            b.append(String.format("%-28s", name));
+            b.append(String.format("%-32s", name));
             row.values().forEach(cell -> b.append(String.format("%12.1f", cell.meanRows())));
             b.append('\n');
         });
-        b.append(String.format("%n%-28s", "UNet ms per call (busy %)"));
+        b.append(String.format("%n%-32s", "UNet ms per call (busy %)"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%16s", "c=" + c));
         }
         b.append('\n');
         table.forEach((name, row) -> {
-            b.append(String.format("%-28s", name));
+            b.append(String.format("%-32s", name));
             row.values().forEach(cell -> b.append(String.format("%16s",
                     String.format("%.2f (%.0f%%)", cell.unetMsPerCall(), 100 * cell.unetBusy()))));
             b.append('\n');
         });
-        b.append(String.format("%n%-28s", "CPU ms per image"));
+        b.append(String.format("%n%-32s", "CPU ms per image"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
         table.forEach((name, row) -> {
-            b.append(String.format("%-28s", name));
+            b.append(String.format("%-32s", name));
             row.values().forEach(cell -> b.append(String.format("%12.1f", cell.cpuMsPerImage())));
             b.append('\n');
         });
         Map<Integer, Cell> none = table.get("no batching (embedded)");
         Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
-        Map<Integer, Cell> grpc = table.get("iteration-level (gRPC)");
-        b.append(String.format("%n%-28s", "ratios"));
+        b.append(String.format("%n%-32s", "ratios"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
-        b.append(String.format("%-28s", "iteration / no batching"));
+        b.append(String.format("%-32s", "iteration / no batching"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12.2f", iter.get(c).imagesPerSecond() / none.get(c).imagesPerSecond()));
         }
         b.append('\n');
-        b.append(String.format("%-28s", "gRPC / embedded (iteration)"));
-        for (int c : CONCURRENCY) {
-            b.append(String.format("%12.2f", grpc.get(c).imagesPerSecond() / iter.get(c).imagesPerSecond()));
-        }
-        b.append('\n');
+        grpcRatios(b, table, iter, Cell::imagesPerSecond, false);
         b.append("by CPU time per image (robust to other processes on the machine):\n");
-        b.append(String.format("%-28s", "iteration / no batching"));
+        b.append(String.format("%-32s", "iteration / no batching"));
         for (int c : CONCURRENCY) {
             b.append(String.format("%12.2f", none.get(c).cpuMsPerImage() / iter.get(c).cpuMsPerImage()));
         }
         b.append('\n');
-        b.append(String.format("%-28s", "gRPC / embedded (iteration)"));
-        for (int c : CONCURRENCY) {
-            b.append(String.format("%12.2f", iter.get(c).cpuMsPerImage() / grpc.get(c).cpuMsPerImage()));
-        }
-        b.append('\n');
+        grpcRatios(b, table, iter, Cell::cpuMsPerImage, true);
         return b.toString();
+    }
+
+    /** A ratio row for every gRPC wiring against the embedded one, each side's value from {@code value}. */
+    private static void grpcRatios(StringBuilder b, Map<String, Map<Integer, Cell>> table, Map<Integer, Cell> embedded,
+                                   java.util.function.ToDoubleFunction<Cell> value, boolean lowerIsBetter) {
+        table.forEach((name, row) -> {
+            if (!name.startsWith("iteration-level (gRPC")) {
+                return;
+            }
+            String label = name.equals("iteration-level (gRPC)") ? "gRPC / embedded (iteration)"
+                    : name.substring("iteration-level (".length(), name.length() - 1) + " / embedded";
+            b.append(String.format("%-32s", label));
+            for (int c : CONCURRENCY) {
+                double g = value.applyAsDouble(row.get(c));
+                double e = value.applyAsDouble(embedded.get(c));
+                b.append(String.format("%12.2f", lowerIsBetter ? e / g : g / e));
+            }
+            b.append('\n');
+        });
     }
 }

@@ -1,6 +1,6 @@
 package dev.kiln.protocol;
 
-import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.image.RgbImage;
 import dev.kiln.pipeline.model.UNetRole;
@@ -106,13 +106,18 @@ public final class StageMessages {
 
     // ---- denoiser
 
-    public static DenoiseRequest denoiseRequest(DenoiseSpec spec, int previewEvery) {
+    /**
+     * @param previewEvery steps between events that carry the latents; 0 for none
+     * @param resultOnly   whether the caller watches no progress, so the denoiser sends no event per step
+     */
+    public static DenoiseRequest denoiseRequest(DenoiseSpec spec, int previewEvery, boolean resultOnly) {
         Conditioning c = spec.conditioning();
         DenoiseRequest.Builder b = DenoiseRequest.newBuilder().setModelId(nullToEmpty(spec.model()))
                 .setCond(side(c.cond(), c.condV(), c.contextShape()))
                 .setWidth(spec.width()).setHeight(spec.height()).setSteps(spec.steps())
                 .setScheduler(nullToEmpty(spec.scheduler())).setGuidanceScale(spec.guidance())
-                .setStrength(spec.strength()).setPreviewEvery(previewEvery).setUnet(nullToEmpty(spec.unet()));
+                .setStrength(spec.strength()).setPreviewEvery(previewEvery).setResultOnly(resultOnly)
+                .setUnet(nullToEmpty(spec.unet()));
         if (c.guided()) {
             b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape()));
         }
@@ -173,6 +178,10 @@ public final class StageMessages {
         int n = Math.toIntExact(shape[0]);
         int per = n == 0 ? 0 : all.length / n;
         List<float[]> out = new ArrayList<>(n);
+        if (n == 1) {
+            out.add(all);
+            return out;
+        }
         for (int i = 0; i < n; i++) {
             out.add(Arrays.copyOfRange(all, i * per, (i + 1) * per));
         }
@@ -256,7 +265,8 @@ public final class StageMessages {
     public static DecodeResponse decodeResponse(List<byte[]> pngs) {
         DecodeResponse.Builder b = DecodeResponse.newBuilder();
         for (byte[] png : pngs) {
-            b.addImages(EncodedImage.newBuilder().setFormat(ImageFormat.PNG).setData(ByteString.copyFrom(png)));
+            // the stage made these arrays for this answer and nothing writes them again: wrapped, not copied
+            b.addImages(EncodedImage.newBuilder().setFormat(ImageFormat.PNG).setData(UnsafeByteOperations.unsafeWrap(png)));
         }
         return b.build();
     }

@@ -16,7 +16,7 @@ public final class GrpcDecoderStage implements DecoderStage {
 
     public GrpcDecoderStage(StageChannel channel) {
         this.channel = channel;
-        this.stub = DecoderGrpc.newBlockingStub(channel.channel());
+        this.stub = StageChannel.sized(DecoderGrpc.newBlockingStub(channel.channel()));
     }
 
     @Override

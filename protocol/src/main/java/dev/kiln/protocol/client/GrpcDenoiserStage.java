@@ -45,12 +45,13 @@ public final class GrpcDenoiserStage implements DenoiserStage, AutoCloseable {
 
     public GrpcDenoiserStage(StageChannel channel) {
         this.channel = channel;
-        this.stub = DenoiserGrpc.newStub(channel.channel());
+        this.stub = StageChannel.sized(DenoiserGrpc.newStub(channel.channel()));
     }
 
     @Override
     public CompletableFuture<List<float[]>> denoise(DenoiseSpec spec, DenoiseProgress progress, BooleanSupplier cancelled) {
-        DenoiseRequest request = StageMessages.denoiseRequest(spec, progress.previewEvery());
+        // a caller that watches no progress spares both ends an event per step
+        DenoiseRequest request = StageMessages.denoiseRequest(spec, progress.previewEvery(), progress == DenoiseProgress.NONE);
         Call call = new Call(progress, cancelled);
         inFlight.incrementAndGet();
         call.result.whenComplete((r, e) -> inFlight.decrementAndGet());

@@ -14,7 +14,7 @@ public final class GrpcEncoderStage implements EncoderStage {
 
     public GrpcEncoderStage(StageChannel channel) {
         this.channel = channel;
-        this.stub = EncoderGrpc.newBlockingStub(channel.channel());
+        this.stub = StageChannel.sized(EncoderGrpc.newBlockingStub(channel.channel()));
     }
 
     @Override

@@ -41,7 +41,11 @@ public final class StageChannel implements AutoCloseable {
         this.stage = stage;
         this.address = address;
         this.defaultTimeout = defaultTimeout;
+        // Responses are handled where they arrive, on the transport's thread: what runs there (completing a
+        // future, a progress listener, which must be quick on the in-process loop's thread anyway) costs less
+        // than a hand-off to another thread per message.
         this.channel = NettyChannelBuilder.forTarget(address).usePlaintext()
+                .directExecutor()
                 .maxInboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES)
                 .keepAliveTime(30, TimeUnit.SECONDS)
                 .build();
@@ -64,12 +68,16 @@ public final class StageChannel implements AutoCloseable {
         return channel.getState(false);
     }
 
+    /** {@code stub} with the message limits that fit Stable Diffusion tensors, set once per stub. */
+    static <S extends AbstractStub<S>> S sized(S stub) {
+        return stub.withMaxInboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES)
+                .withMaxOutboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES);
+    }
+
     /** {@code stub} with the deadline of the request this thread works on. */
     <S extends AbstractStub<S>> S withDeadline(S stub) {
         long nanos = RequestDeadline.remaining().orElse(defaultTimeout).toNanos();
-        return stub.withDeadlineAfter(Math.max(nanos, 1), TimeUnit.NANOSECONDS)
-                .withMaxInboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES)
-                .withMaxOutboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES);
+        return stub.withDeadlineAfter(Math.max(nanos, 1), TimeUnit.NANOSECONDS);
     }
 
     /** The stage exception for a failed call; also lets the channel reconnect at once if the stage was down. */

@@ -21,9 +21,9 @@ import java.util.function.Supplier;
 
 /**
  * {@code kiln.v1.Denoiser} over any {@link DenoiserStage}: progress events as the request's images take
- * their steps, then the result. The stage sees the call as cancelled once the client cancels it or its
- * deadline passes, and drops the request from its batch at the next step; a full queue is answered
- * RESOURCE_EXHAUSTED at once.
+ * their steps (only those carrying previews when the request is {@code result_only}), then the result. The
+ * stage sees the call as cancelled once the client cancels it or its deadline passes, and drops the request
+ * from its batch at the next step; a full queue is answered RESOURCE_EXHAUSTED at once.
  */
 public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
     private final Supplier<? extends DenoiserStage> stage;
@@ -55,16 +55,7 @@ public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
             }
             try {
                 DenoiseSpec spec = StageMessages.denoiseSpec(request);
-                DenoiseProgress progress = (step, total, latents) -> {
-                    if (!cancelled.getAsBoolean()) {
-                        boolean preview = request.getPreviewEvery() > 0
-                                && (step % request.getPreviewEvery() == 0 || step == total);
-                        DenoiseEvent event = StageMessages.progress(step, total, preview ? latents : null);
-                        synchronized (stream) {
-                            stream.onNext(event);
-                        }
-                    }
-                };
+                DenoiseProgress progress = events(request, stream, cancelled);
                 stage.get().denoise(spec, progress, cancelled).whenComplete((latents, failure) ->
                         finish(stream, call, latents, failure));
             } catch (RuntimeException e) {
@@ -76,6 +67,25 @@ public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
         } catch (RejectedExecutionException e) {
             StageCall.fail(stream, call, Status.UNAVAILABLE.withDescription("the denoiser is shutting down").asRuntimeException());
         }
+    }
+
+    /** The stream's progress events, or none at all for a result-only request that wants no previews. */
+    private static DenoiseProgress events(DenoiseRequest request, ServerCallStreamObserver<DenoiseEvent> stream,
+                                          BooleanSupplier cancelled) {
+        int previewEvery = request.getPreviewEvery();
+        boolean resultOnly = request.getResultOnly();
+        if (resultOnly && previewEvery == 0) {
+            return DenoiseProgress.NONE;
+        }
+        return (step, total, latents) -> {
+            boolean preview = previewEvery > 0 && (step % previewEvery == 0 || step == total);
+            if ((preview || !resultOnly) && !cancelled.getAsBoolean()) {
+                DenoiseEvent event = StageMessages.progress(step, total, preview ? latents : null);
+                synchronized (stream) {
+                    stream.onNext(event);
+                }
+            }
+        };
     }
 
     private static void finish(ServerCallStreamObserver<DenoiseEvent> stream, StageMonitor.Call call,

@@ -36,7 +36,9 @@ public final class StageServer implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
+        // the endpoints only hand calls to the executor, so they run where the call arrives, without a hop
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
+                .directExecutor()
                 .maxInboundMessageSize(TensorCodec.MAX_MESSAGE_BYTES);
         if (encoder != null) {
             b.addService(new EncoderEndpoint(() -> encoder, StageMonitor.NONE, executor));
