@@ -44,7 +44,7 @@ import java.util.function.Function;
  * answered; every request has its own seed.
  *
  * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [warm-up]}, defaults
- * sd15-tiny-diffusers 64 20 3 16 3 400. Every configuration is first warmed up with {@code warm-up} requests
+ * sd15-tiny-diffusers 64 20 3 16 3 1000. Every configuration is first warmed up with {@code warm-up} requests
  * (4 clients), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
@@ -86,7 +86,7 @@ public final class Throughput {
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         int maxRows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
         int passes = args.length > 5 ? Integer.parseInt(args[5]) : 3;
-        int warmUp = args.length > 6 ? Integer.parseInt(args[6]) : 400;
+        int warmUp = args.length > 6 ? Integer.parseInt(args[6]) : 1000;
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
 
