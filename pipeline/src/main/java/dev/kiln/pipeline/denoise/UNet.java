@@ -179,7 +179,9 @@ public final class UNet {
         if (buf != null) {
             buffers.remove(key).close();
         }
-        buf = new Buffers(latentShape, contextShape, rows);
+        // room for the next power of two, so a batch that fills up step by step reallocates only a few times
+        int capacity = rows == 1 ? 1 : Integer.highestOneBit(rows - 1) << 1;
+        buf = new Buffers(latentShape, contextShape, capacity);
         buffers.put(key, buf);
         return buf;
     }
