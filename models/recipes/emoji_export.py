@@ -56,6 +56,33 @@ class Encode(torch.nn.Module):
         return self.vae.encoder(sample)
 
 
+def export_onnx(out, teacher, student, vae, cdec, ev):
+    """Writes the six ONNX graphs; returns the example latents and context (the TorchScript twin is
+    traced with them). emoji_recover.py runs this on fresh modules to map initializers to parameters."""
+    b = 2
+    lat = torch.randn(b, 4, 8, 8)
+    ctx = torch.randn(b, N.MAX_TOKENS, N.CONTEXT)
+    unet_dyn = {"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"},
+                "encoder_hidden_states_v": {0: "batch"}, "out_sample": {0: "batch"}}
+    unet_names = ["sample", "timestep", "encoder_hidden_states", "encoder_hidden_states_v"]
+    for name, model in (("unet", teacher), ("student_unet", student)):
+        export(model, (lat, torch.tensor([999.0, 500.0]), ctx, ctx), unet_names, ["out_sample"], unet_dyn,
+               out / name / "model.onnx")
+    export(Encode(vae), (torch.randn(b, 3, 32, 32),), ["sample"], ["latent_parameters"],
+           {"sample": {0: "batch", 2: "height", 3: "width"},
+            "latent_parameters": {0: "batch", 2: "latent_height", 3: "latent_width"}}, out / "vae_encoder/model.onnx")
+    export(vae.decoder, (lat,), ["latent_sample"], ["sample"],
+           {"latent_sample": {0: "batch", 2: "latent_height", 3: "latent_width"},
+            "sample": {0: "batch", 2: "height", 3: "width"}}, out / "vae_decoder/model.onnx")
+    export(cdec, (torch.randn(b, 3, 32, 32), torch.tensor([1008.0, 512.0]), lat), ["sample", "timestep", "latents"],
+           ["out"], {"sample": {0: "batch"}, "timestep": {0: "batch"}, "latents": {0: "batch"}, "out": {0: "batch"}},
+           out / "consistency_decoder/model.onnx")
+    export(ev, (torch.randn(b, 3, 32, 32),), ["image"], ["image_embedding", "style_logits"],
+           {"image": {0: "batch"}, "image_embedding": {0: "batch"}, "style_logits": {0: "batch"}},
+           out / "evaluator/model.onnx")
+    return lat, ctx
+
+
 def eval_prompts():
     """200 held-in and 200 held-out noto/fluent captions in a fixed, hash-shuffled order."""
     rows = N.load_index()
@@ -98,27 +125,7 @@ def main():
     for m in (vae, teacher, student, cdec, ev):
         m.eval()
 
-    b = 2
-    lat = torch.randn(b, 4, 8, 8)
-    ctx = torch.randn(b, N.MAX_TOKENS, N.CONTEXT)
-    unet_dyn = {"sample": {0: "batch"}, "timestep": {0: "batch"}, "encoder_hidden_states": {0: "batch"},
-                "encoder_hidden_states_v": {0: "batch"}, "out_sample": {0: "batch"}}
-    unet_names = ["sample", "timestep", "encoder_hidden_states", "encoder_hidden_states_v"]
-    for name, model in (("unet", teacher), ("student_unet", student)):
-        export(model, (lat, torch.tensor([999.0, 500.0]), ctx, ctx), unet_names, ["out_sample"], unet_dyn,
-               out / name / "model.onnx")
-    export(Encode(vae), (torch.randn(b, 3, 32, 32),), ["sample"], ["latent_parameters"],
-           {"sample": {0: "batch", 2: "height", 3: "width"},
-            "latent_parameters": {0: "batch", 2: "latent_height", 3: "latent_width"}}, out / "vae_encoder/model.onnx")
-    export(vae.decoder, (lat,), ["latent_sample"], ["sample"],
-           {"latent_sample": {0: "batch", 2: "latent_height", 3: "latent_width"},
-            "sample": {0: "batch", 2: "height", 3: "width"}}, out / "vae_decoder/model.onnx")
-    export(cdec, (torch.randn(b, 3, 32, 32), torch.tensor([1008.0, 512.0]), lat), ["sample", "timestep", "latents"],
-           ["out"], {"sample": {0: "batch"}, "timestep": {0: "batch"}, "latents": {0: "batch"}, "out": {0: "batch"}},
-           out / "consistency_decoder/model.onnx")
-    export(ev, (torch.randn(b, 3, 32, 32),), ["image"], ["image_embedding", "style_logits"],
-           {"image": {0: "batch"}, "image_embedding": {0: "batch"}, "style_logits": {0: "batch"}},
-           out / "evaluator/model.onnx")
+    lat, ctx = export_onnx(out, teacher, student, vae, cdec, ev)
     (out / "unet_torchscript").mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         traced = torch.jit.trace(teacher, (lat, torch.tensor([999.0, 500.0]), ctx, ctx))
