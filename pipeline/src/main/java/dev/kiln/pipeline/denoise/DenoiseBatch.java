@@ -12,16 +12,21 @@ import java.util.function.Predicate;
  * <p>Images wait in one line, in the order they came. Each call of {@link #step()} takes the images from
  * the front of the line that are compatible with the first (same latent size and context length, and the
  * same timestep when the export takes only one), up to {@code maxRows} UNet rows, runs the UNet once for
- * all of them at their own timesteps and guidance scales, and advances each by one scheduler step. Images
- * keep their place until they finish or leave, so when more are in flight than fit, the first ones run
- * to their end and the next take their rows, as in continuous batching: the members of consecutive calls
- * stay the same, and the UNet keeps their conditioning in place instead of copying it every step.
- * Images join and leave only between calls.
+ * all of them at their own timesteps and guidance scales, and advances each by one scheduler step.
+ * When the images left out could have joined but found no room, the chosen ones keep their place until
+ * they finish, and the next take their rows as they leave, as in continuous batching: the members of
+ * consecutive calls stay the same, and the UNet keeps their conditioning in place instead of copying it
+ * every step. When some image could not have joined this call at all (another size, or another timestep
+ * on an export that takes one), the chosen ones go to the back of the line instead, so groups that cannot
+ * share a call take turns rather than wait for each other to finish. Images join and leave only between
+ * calls.
  */
 public final class DenoiseBatch {
     private final UNet unet;
     private final int maxRows;
     private final List<ImageTrajectory> queue = new ArrayList<>();
+    /** Whether the last {@link #choose()} left out an image that could not have joined its call. */
+    private boolean apartFromOthers;
 
     public DenoiseBatch(UNet unet, int maxRows) {
         if (maxRows < 1) {
@@ -114,28 +119,34 @@ public final class DenoiseBatch {
                 finished.add(t);
             }
         }
-        if (!finished.isEmpty()) {
+        if (apartFromOthers) {
+            queue.removeAll(chosen);
+            chosen.stream().filter(t -> !t.done()).forEach(queue::add);
+        } else if (!finished.isEmpty()) {
             queue.removeIf(ImageTrajectory::done);
         }
         return new Step(chosen, finished, rows);
     }
 
-    /** The front of the line that fits one call with the first image; the images stay in line. */
+    /**
+     * The front of the line that fits one call with the first image; sets {@link #apartFromOthers} when some
+     * image left out could not have shared the call whatever the room.
+     */
     private List<ImageTrajectory> choose() {
         ImageTrajectory head = queue.get(0);
         List<ImageTrajectory> chosen = new ArrayList<>();
         chosen.add(head);
         int rows = head.rows();
-        for (int i = 1; i < queue.size() && rows < maxRows; i++) {
+        apartFromOthers = false;
+        for (int i = 1; i < queue.size(); i++) {
             ImageTrajectory t = queue.get(i);
-            if (rows + t.rows() > maxRows || !t.compatibleWith(head)) {
-                continue;
+            boolean compatible = t.compatibleWith(head) && (unet.perSampleTimesteps() || t.timestep() == head.timestep());
+            if (!compatible) {
+                apartFromOthers = true;
+            } else if (rows + t.rows() <= maxRows) {
+                chosen.add(t);
+                rows += t.rows();
             }
-            if (!unet.perSampleTimesteps() && t.timestep() != head.timestep()) {
-                continue;
-            }
-            chosen.add(t);
-            rows += t.rows();
         }
         return chosen;
     }

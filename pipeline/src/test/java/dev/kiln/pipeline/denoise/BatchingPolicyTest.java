@@ -149,6 +149,41 @@ class BatchingPolicyTest {
     }
 
     @Test
+    void requestsThatCannotShareACallTakeTurnsInsteadOfWaitingForEachOther() throws Exception {
+        // the kiln flavour takes one timestep per call: B, a step behind A, can never share A's calls
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(4, Duration.ZERO, 8))) {
+            ((LocalDenoiserStage) p.denoiser()).observe((model, r, nanos) -> rows.add(r));
+            CountDownLatch aStarted = new CountDownLatch(1);
+            GenerationSettings a = p.resolve(kilnRequest(5));
+            CompletableFuture<?> fa = CompletableFuture.runAsync(() -> p.generate(a, (step, total, l) -> {
+                order.add("A" + step);
+                aStarted.countDown();
+                if (step == 1) {
+                    awaitQueueDepth(p, 2);
+                }
+            }, () -> false), pool);
+            assertTrue(aStarted.await(30, TimeUnit.SECONDS));
+            GenerationSettings b = p.resolve(kilnRequest(6));
+            CompletableFuture<?> fb = CompletableFuture.runAsync(() -> p.generate(b, (step, total, l) -> order.add("B" + step),
+                    () -> false), pool);
+            fa.get(60, TimeUnit.SECONDS);
+            fb.get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(order.indexOf("B1") < order.indexOf("A8"), "B ran between A's steps: " + order);
+        assertEquals(Collections.nCopies(16, 2), rows, "one image per call: " + rows);
+    }
+
+    static GenerationRequest kilnRequest(long seed) {
+        return GenerationRequest.builder("a kiln").model(Fixtures.KILN).size(64, 64).steps(8).scheduler("ddim")
+                .guidance(7.5).seed(seed).build();
+    }
+
+    @Test
     void aLoneRequestDoesNotWaitForCompanionsUnderIterationLevelBatching() throws Exception {
         // a fill wait far beyond the test's deadline: only a request that starts at once finishes in time
         try (GenerationPipeline p = GenerationPipeline.embedded(catalog,
