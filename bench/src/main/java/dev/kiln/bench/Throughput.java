@@ -43,8 +43,9 @@ import java.util.function.Function;
  * <p>Load is closed-loop: {@code c} clients each send their next request as soon as the last one is
  * answered; every request has its own seed.
  *
- * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [warm-up]}, defaults
- * sd15-tiny-diffusers 64 20 3 16 3 1000. Every configuration is first warmed up with {@code warm-up} requests
+ * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [concurrency] [threads] [warm-up]},
+ * defaults sd15-tiny-diffusers 64 20 3 16 3 1,4,16,32 0 1000 (threads: ONNX Runtime's intra-op threads per session, 0
+ * lets it choose). Every configuration is first warmed up with {@code warm-up} requests
  * (4 clients), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
@@ -56,6 +57,8 @@ import java.util.function.Function;
  */
 public final class Throughput {
     static final int[] CONCURRENCY = {1, 4, 16, 32};
+    /** The concurrency levels measured in this run (all of {@link #CONCURRENCY} unless narrowed on the command line). */
+    static int[] levels = CONCURRENCY;
 
     record Cell(double imagesPerSecond, double p50Ms, double p95Ms, double meanRows, double unetMsPerCall,
                 double unetBusy, double cpuMsPerImage, int requests) {
@@ -86,7 +89,11 @@ public final class Throughput {
         int rounds = args.length > 3 ? Integer.parseInt(args[3]) : 3;
         int maxRows = args.length > 4 ? Integer.parseInt(args[4]) : 16;
         int passes = args.length > 5 ? Integer.parseInt(args[5]) : 3;
-        int warmUp = args.length > 6 ? Integer.parseInt(args[6]) : 1000;
+        if (args.length > 6) {
+            levels = java.util.Arrays.stream(args[6].split(",")).mapToInt(c -> Integer.parseInt(c.trim())).toArray();
+        }
+        OnnxRuntimeOptions runtime = OnnxRuntimeOptions.cpu().withThreads(args.length > 7 ? Integer.parseInt(args[7]) : 0);
+        int warmUp = args.length > 8 ? Integer.parseInt(args[8]) : 1000;
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
 
@@ -117,13 +124,15 @@ public final class Throughput {
 
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
-                        + "fill wait %d ms, closed loop, %d cores, %s; each cell the median (by images/s) of %d interleaved "
-                        + "passes, after %d warm-up requests per configuration%n", model, size, size, steps, maxRows,
-                fill.toMillis(), Runtime.getRuntime().availableProcessors(), LocalDate.now(), passes, warmUp);
+                        + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
+                        + "of %d interleaved passes, after %d warm-up requests per configuration%n", model, size, size, steps,
+                maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
+                runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
+                passes, warmUp);
         System.out.print(title);
         out.append(title);
         Map<String, Map<Integer, List<Cell>>> samples = new LinkedHashMap<>();
-        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu())) {
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, runtime)) {
             catalog.get(model);
             Map<String, Wiring> open = new LinkedHashMap<>();
             try {
@@ -137,7 +146,7 @@ public final class Throughput {
                 }
                 // passes interleave the configurations, so drifting load from other processes hits them alike
                 for (int pass = 0; pass < passes; pass++) {
-                    for (int c : CONCURRENCY) {
+                    for (int c : levels) {
                         int perClient = Math.max(rounds, (16 + c - 1) / c);
                         for (var w : open.entrySet()) {
                             Cell cell = run(w.getValue(), template, c, perClient, new AtomicLong(c * 10_000L));
@@ -163,7 +172,7 @@ public final class Throughput {
         String formatted = format(table);
         System.out.print(formatted);
         out.append(formatted);
-        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu())) {
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, runtime)) {
             String profile = UNetScaling.profile(catalog.get(model), size, 15);
             System.out.print(profile);
             out.append(profile);
@@ -293,7 +302,7 @@ public final class Throughput {
     static String format(Map<String, Map<Integer, Cell>> table) {
         StringBuilder b = new StringBuilder();
         b.append(String.format("%n%-32s", "images/s"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
@@ -303,7 +312,7 @@ public final class Throughput {
             b.append('\n');
         });
         b.append(String.format("%n%-32s", "latency p50 / p95 ms"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%16s", "c=" + c));
         }
         b.append('\n');
@@ -313,7 +322,7 @@ public final class Throughput {
             b.append('\n');
         });
         b.append(String.format("%n%-32s", "mean UNet rows per call"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
@@ -323,7 +332,7 @@ public final class Throughput {
             b.append('\n');
         });
         b.append(String.format("%n%-32s", "UNet ms per call (busy %)"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%16s", "c=" + c));
         }
         b.append('\n');
@@ -334,7 +343,7 @@ public final class Throughput {
             b.append('\n');
         });
         b.append(String.format("%n%-32s", "CPU ms per image"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
@@ -346,19 +355,19 @@ public final class Throughput {
         Map<Integer, Cell> none = table.get("no batching (embedded)");
         Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
         b.append(String.format("%n%-32s", "ratios"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12s", "c=" + c));
         }
         b.append('\n');
         b.append(String.format("%-32s", "iteration / no batching"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12.2f", iter.get(c).imagesPerSecond() / none.get(c).imagesPerSecond()));
         }
         b.append('\n');
         grpcRatios(b, table, iter, Cell::imagesPerSecond, false);
         b.append("by CPU time per image (robust to other processes on the machine):\n");
         b.append(String.format("%-32s", "iteration / no batching"));
-        for (int c : CONCURRENCY) {
+        for (int c : levels) {
             b.append(String.format("%12.2f", none.get(c).cpuMsPerImage() / iter.get(c).cpuMsPerImage()));
         }
         b.append('\n');
@@ -376,7 +385,7 @@ public final class Throughput {
             String label = name.equals("iteration-level (gRPC)") ? "gRPC / embedded (iteration)"
                     : name.substring("iteration-level (".length(), name.length() - 1) + " / embedded";
             b.append(String.format("%-32s", label));
-            for (int c : CONCURRENCY) {
+            for (int c : levels) {
                 double g = value.applyAsDouble(row.get(c));
                 double e = value.applyAsDouble(embedded.get(c));
                 b.append(String.format("%12.2f", lowerIsBetter ? e / g : g / e));

@@ -10,9 +10,9 @@ import java.util.List;
 
 /**
  * The cost of one UNet call by its number of rows: what batching can gain at most. With the same
- * conditioning arrays as the call before (a batch whose members did not change, the UNet keeps its context
- * tensors) and with new ones every call (members joined, left or took turns, so the contexts are copied
- * into new tensors).
+ * conditioning arrays as the call before (a batch whose members did not change: the UNet's pinned memory
+ * already holds the contexts) and with new ones every call (every member new, so every context row is
+ * copied in).
  */
 final class UNetScaling {
     static final int[] ROWS = {1, 2, 4, 8, 16, 32};
@@ -54,7 +54,7 @@ final class UNetScaling {
                 List<float[]> k = contexts.get(j);
                 unet.predict(sample, t, k, k, contextShape); // same arrays as the previous call of this size...
                 long t0 = System.nanoTime();
-                unet.predict(sample, t, k, k, contextShape); // ...so this one reuses the context tensors
+                unet.predict(sample, t, k, k, contextShape); // ...so this one finds the contexts in place
                 long reused = System.nanoTime() - t0;
                 List<float[]> copies = k.stream().map(float[]::clone).toList();
                 t0 = System.nanoTime();

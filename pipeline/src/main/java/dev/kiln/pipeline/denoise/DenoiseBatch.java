@@ -1,10 +1,7 @@
 package dev.kiln.pipeline.denoise;
 
 import dev.kiln.pipeline.tensor.FloatTensor;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
-import java.util.Iterator;
 import java.util.List;
 import java.util.function.Predicate;
 
@@ -12,16 +9,24 @@ import java.util.function.Predicate;
  * Iteration-level batching: the images in flight, and one UNet evaluation at a time over as many of
  * them as fit.
  *
- * <p>Each call of {@link #step()} takes images from the head of the queue that are compatible with the
- * first (same latent size and context length, and the same timestep when the export takes only one),
- * up to {@code maxRows} UNet rows, runs the UNet once for all of them at their own timesteps and
- * guidance scales, advances each by one scheduler step, and moves them to the tail, so images take
- * turns when there are more than fit. Images join and leave only between calls.
+ * <p>Images wait in one line, in the order they came. Each call of {@link #step()} takes the images from
+ * the front of the line that are compatible with the first (same latent size and context length, and the
+ * same timestep when the export takes only one), up to {@code maxRows} UNet rows, runs the UNet once for
+ * all of them at their own timesteps and guidance scales, and advances each by one scheduler step.
+ * When the images left out could have joined but found no room, the chosen ones keep their place until
+ * they finish, and the next take their rows as they leave, as in continuous batching: the members of
+ * consecutive calls stay the same, and the UNet keeps their conditioning in place instead of copying it
+ * every step. When some image could not have joined this call at all (another size, or another timestep
+ * on an export that takes one), the chosen ones go to the back of the line instead, so groups that cannot
+ * share a call take turns rather than wait for each other to finish. Images join and leave only between
+ * calls.
  */
 public final class DenoiseBatch {
     private final UNet unet;
     private final int maxRows;
-    private final Deque<ImageTrajectory> queue = new ArrayDeque<>();
+    private final List<ImageTrajectory> queue = new ArrayList<>();
+    /** Whether the last {@link #choose()} left out an image that could not have joined its call. */
+    private boolean apartFromOthers;
 
     public DenoiseBatch(UNet unet, int maxRows) {
         if (maxRows < 1) {
@@ -35,7 +40,7 @@ public final class DenoiseBatch {
         if (image.done()) {
             throw new IllegalArgumentException("image has no steps left");
         }
-        queue.addLast(image);
+        queue.add(image);
     }
 
     /** Frees what the UNet keeps between calls; call once the loop has stopped. */
@@ -77,7 +82,10 @@ public final class DenoiseBatch {
             return new Step(List.of(), List.of(), 0);
         }
         List<ImageTrajectory> chosen = choose();
-        int rows = chosen.stream().mapToInt(ImageTrajectory::rows).sum();
+        int rows = 0;
+        for (ImageTrajectory t : chosen) {
+            rows += t.rows();
+        }
         long[] latentShape = chosen.get(0).latentShape();
         long[] ctxShape = chosen.get(0).contextShape();
 
@@ -100,38 +108,45 @@ public final class DenoiseBatch {
             ctxV.add(t.condV());
             timesteps[r++] = t.timestep();
         }
-        FloatTensor out = unet.predict(FloatTensor.stack(samples, latentShape), timesteps, ctxK, ctxV, ctxShape);
+        float[][] out = unet.predictRows(samples, latentShape, timesteps, ctxK, ctxV, ctxShape);
         List<ImageTrajectory> finished = new ArrayList<>();
         r = 0;
         for (ImageTrajectory t : chosen) {
-            float[] uncondOut = t.guided() ? out.itemData(r++) : null;
-            float[] condOut = out.itemData(r++);
+            float[] uncondOut = t.guided() ? out[r++] : null;
+            float[] condOut = out[r++];
             t.advance(condOut, uncondOut);
             if (t.done()) {
                 finished.add(t);
-            } else {
-                queue.addLast(t);
             }
+        }
+        if (apartFromOthers) {
+            queue.removeAll(chosen);
+            chosen.stream().filter(t -> !t.done()).forEach(queue::add);
+        } else if (!finished.isEmpty()) {
+            queue.removeIf(ImageTrajectory::done);
         }
         return new Step(chosen, finished, rows);
     }
 
+    /**
+     * The front of the line that fits one call with the first image; sets {@link #apartFromOthers} when some
+     * image left out could not have shared the call whatever the room.
+     */
     private List<ImageTrajectory> choose() {
-        ImageTrajectory head = queue.pollFirst();
+        ImageTrajectory head = queue.get(0);
         List<ImageTrajectory> chosen = new ArrayList<>();
         chosen.add(head);
         int rows = head.rows();
-        for (Iterator<ImageTrajectory> it = queue.iterator(); it.hasNext() && rows < maxRows; ) {
-            ImageTrajectory t = it.next();
-            if (rows + t.rows() > maxRows || !t.compatibleWith(head)) {
-                continue;
+        apartFromOthers = false;
+        for (int i = 1; i < queue.size(); i++) {
+            ImageTrajectory t = queue.get(i);
+            boolean compatible = t.compatibleWith(head) && (unet.perSampleTimesteps() || t.timestep() == head.timestep());
+            if (!compatible) {
+                apartFromOthers = true;
+            } else if (rows + t.rows() <= maxRows) {
+                chosen.add(t);
+                rows += t.rows();
             }
-            if (!unet.perSampleTimesteps() && t.timestep() != head.timestep()) {
-                continue;
-            }
-            it.remove();
-            chosen.add(t);
-            rows += t.rows();
         }
         return chosen;
     }

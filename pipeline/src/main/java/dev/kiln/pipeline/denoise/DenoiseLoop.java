@@ -140,8 +140,15 @@ public final class DenoiseLoop implements AutoCloseable {
         }
     }
 
-    /** Waits up to the fill time for more requests while the first call would not be full. */
+    /**
+     * Waits up to the fill time for more requests while the first call would not be full. Under
+     * iteration-level batching a request that nobody else is waiting with starts at once: one that comes
+     * later joins at the next step anyway, and waiting for companions who may never come would only delay it.
+     */
     private void fill() throws InterruptedException {
+        if (options.batching() == DenoiseLoopOptions.Batching.ITERATION && depth.get() <= active.size()) {
+            return;
+        }
         long deadline = System.nanoTime() + options.maxFillWait().toNanos();
         while (batch.rows() < options.maxRows()) {
             long left = deadline - System.nanoTime();
@@ -194,11 +201,18 @@ public final class DenoiseLoop implements AutoCloseable {
     }
 
     private void report(DenoiseBatch.Step step) {
-        java.util.Set<Job> touched = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Job> touched = new ArrayList<>(step.advanced().size());
         for (ImageTrajectory t : step.advanced()) {
-            touched.add(owners.get(t));
+            Job job = owners.get(t);
+            // a job's images are admitted together, so they are next to each other in the line
+            if (touched.isEmpty() || touched.get(touched.size() - 1) != job) {
+                touched.add(job);
+            }
         }
         for (Job job : touched) {
+            if (!active.contains(job)) {
+                continue;
+            }
             int done = job.stepsDone();
             boolean complete = job.images.stream().allMatch(ImageTrajectory::done);
             if (done > job.lastReported) {

@@ -6,7 +6,9 @@ import java.time.Duration;
  * How the denoise loop batches.
  *
  * @param maxRows     most UNet rows in one call (an image with guidance takes two)
- * @param maxFillWait longest time an idle loop waits for more requests before the first call of a new batch
+ * @param maxFillWait longest time an idle loop waits for more requests before the first call of a new batch;
+ *                    under iteration-level batching only when a request does not come alone (a lone one
+ *                    starts at once, and later ones join it between steps)
  * @param maxQueued   most requests waiting or in flight; beyond it {@link DenoiseLoop#submit} rejects at once
  * @param batching    whether requests join a running batch between UNet calls ({@link Batching#ITERATION}) or
  *                    only when the batch has run to its end ({@link Batching#REQUEST}, for comparison)

@@ -221,6 +221,55 @@ public final class OnnxModel implements AutoCloseable {
         }
     }
 
+    /**
+     * Native memory for up to {@code rows} rows of input {@code name}, each of {@code rowShape}, in the input's
+     * declared element type, to be fed call after call (see {@link #runPinned}).
+     */
+    public PinnedTensor pinnedInput(String name, long[] rowShape, int rows) {
+        return new PinnedTensor(env, label + " input '" + name + "'", input(name).type(), rowShape, rows);
+    }
+
+    /**
+     * Native memory that output {@code name} is written into, or empty when the output's element type cannot
+     * be read as floats or its declared shape rules out rows of {@code rowShape}.
+     */
+    public java.util.Optional<PinnedTensor> pinnedOutput(String name, long[] rowShape, int rows) {
+        TensorSpec spec = outputs.get(name);
+        if (spec == null) {
+            throw new ModelLoadException(label + " has no output '" + name + "' (outputs: " + outputs.keySet() + ")");
+        }
+        OnnxJavaType type = spec.type();
+        if (type != OnnxJavaType.FLOAT && type != OnnxJavaType.FLOAT16 && type != OnnxJavaType.DOUBLE) {
+            return java.util.Optional.empty();
+        }
+        long[] declared = spec.shape();
+        if (declared.length != rowShape.length + 1) {
+            return java.util.Optional.empty();
+        }
+        for (int i = 0; i < rowShape.length; i++) {
+            if (declared[i + 1] >= 0 && declared[i + 1] != rowShape[i]) {
+                return java.util.Optional.empty();
+            }
+        }
+        return java.util.Optional.of(new PinnedTensor(env, label + " output '" + name + "'", type, rowShape, rows));
+    }
+
+    /**
+     * Runs the session with caller-owned inputs, writing the outputs into the caller's pinned tensors; closes
+     * nothing. Only the session call is counted in {@link #runNanos()}.
+     *
+     * @throws ModelLoadException (a model fault, not a request fault) when the runtime rejects the call
+     */
+    public void runPinned(Map<String, OnnxTensor> feed, Map<String, OnnxTensor> outputs) {
+        long t0 = System.nanoTime();
+        try (OrtSession.Result result = session.run(feed, outputs)) {
+            runNanos.add(System.nanoTime() - t0);
+            runCount.increment();
+        } catch (OrtException e) {
+            throw new ModelLoadException(label + " failed to run: " + e.getMessage(), e);
+        }
+    }
+
     private static FloatBuffer directFloats(float[] data) {
         FloatBuffer fb = ByteBuffer.allocateDirect(data.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
         fb.put(data).rewind();

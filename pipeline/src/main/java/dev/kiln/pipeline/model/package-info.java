@@ -3,7 +3,8 @@
  *
  * <p>{@link dev.kiln.pipeline.model.ModelPackage} reads the diffusers ONNX layout plus
  * {@code kiln.json}; {@link dev.kiln.pipeline.model.OnnxModel} wraps one session and converts inputs to
- * whatever dtype the export declared. This is the lowest layer: nothing here imports the tokenizer,
+ * whatever dtype the export declared; {@link dev.kiln.pipeline.model.PinnedTensor} is native memory a caller
+ * keeps from run to run (the denoiser's UNet inputs and output). This is the lowest layer: nothing here imports the tokenizer,
  * schedulers or stages.
  */
 package dev.kiln.pipeline.model;

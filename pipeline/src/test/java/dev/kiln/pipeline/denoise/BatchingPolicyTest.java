@@ -106,6 +106,96 @@ class BatchingPolicyTest {
     }
 
     @Test
+    void imagesKeepTheirRowsUntilDoneAndLaterOnesTakeTheRowsTheyLeave() throws Exception {
+        // room for two guided images; A runs, and B and C queue while A's first step is reported
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(3);
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(4, Duration.ZERO, 8))) {
+            ((LocalDenoiserStage) p.denoiser()).observe((model, r, nanos) -> rows.add(r));
+            CountDownLatch aStarted = new CountDownLatch(1);
+            GenerationSettings a = p.resolve(request(1, 8));
+            CompletableFuture<?> fa = CompletableFuture.runAsync(() -> p.generate(a, (step, total, l) -> {
+                order.add("A" + step);
+                aStarted.countDown();
+                if (step == 1) {
+                    awaitQueueDepth(p, 3);
+                }
+            }, () -> false), pool);
+            assertTrue(aStarted.await(30, TimeUnit.SECONDS));
+            List<CompletableFuture<?>> later = new ArrayList<>();
+            for (String name : List.of("B", "C")) {
+                GenerationSettings s = p.resolve(request(name.equals("B") ? 2 : 3, 8));
+                later.add(CompletableFuture.runAsync(() -> p.generate(s, (step, total, l) -> order.add(name + step),
+                        () -> false), pool));
+            }
+            fa.get(60, TimeUnit.SECONDS);
+            for (CompletableFuture<?> f : later) {
+                f.get(60, TimeUnit.SECONDS);
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        // B and C came in either order: the first of them joins A at once, the second only once A is done
+        String first = order.indexOf("B1") < order.indexOf("C1") ? "B" : "C";
+        String second = first.equals("B") ? "C" : "B";
+        assertTrue(order.indexOf(first + "1") < order.indexOf("A8"), "the first joined A's calls: " + order);
+        assertTrue(order.indexOf(second + "1") > order.indexOf("A8"), "the second waited for A's rows: " + order);
+        // A alone, A with the first for 7 calls, the first's last step with the second's first, the second alone
+        List<Integer> expected = new ArrayList<>(List.of(2));
+        expected.addAll(Collections.nCopies(8, 4));
+        expected.addAll(Collections.nCopies(7, 2));
+        assertEquals(expected, rows, "rows per call, order " + order);
+    }
+
+    @Test
+    void requestsThatCannotShareACallTakeTurnsInsteadOfWaitingForEachOther() throws Exception {
+        // the kiln flavour takes one timestep per call: B, a step behind A, can never share A's calls
+        List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
+        List<String> order = Collections.synchronizedList(new ArrayList<>());
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(4, Duration.ZERO, 8))) {
+            ((LocalDenoiserStage) p.denoiser()).observe((model, r, nanos) -> rows.add(r));
+            CountDownLatch aStarted = new CountDownLatch(1);
+            GenerationSettings a = p.resolve(kilnRequest(5));
+            CompletableFuture<?> fa = CompletableFuture.runAsync(() -> p.generate(a, (step, total, l) -> {
+                order.add("A" + step);
+                aStarted.countDown();
+                if (step == 1) {
+                    awaitQueueDepth(p, 2);
+                }
+            }, () -> false), pool);
+            assertTrue(aStarted.await(30, TimeUnit.SECONDS));
+            GenerationSettings b = p.resolve(kilnRequest(6));
+            CompletableFuture<?> fb = CompletableFuture.runAsync(() -> p.generate(b, (step, total, l) -> order.add("B" + step),
+                    () -> false), pool);
+            fa.get(60, TimeUnit.SECONDS);
+            fb.get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+        assertTrue(order.indexOf("B1") < order.indexOf("A8"), "B ran between A's steps: " + order);
+        assertEquals(Collections.nCopies(16, 2), rows, "one image per call: " + rows);
+    }
+
+    static GenerationRequest kilnRequest(long seed) {
+        return GenerationRequest.builder("a kiln").model(Fixtures.KILN).size(64, 64).steps(8).scheduler("ddim")
+                .guidance(7.5).seed(seed).build();
+    }
+
+    @Test
+    void aLoneRequestDoesNotWaitForCompanionsUnderIterationLevelBatching() throws Exception {
+        // a fill wait far beyond the test's deadline: only a request that starts at once finishes in time
+        try (GenerationPipeline p = GenerationPipeline.embedded(catalog,
+                new DenoiseLoopOptions(4, Duration.ofHours(1), 8))) {
+            GenerationSettings s = p.resolve(request(4, 2));
+            CompletableFuture<byte[]> f = CompletableFuture.supplyAsync(() -> p.generate(s, DenoiseProgress.NONE,
+                    () -> false).images().get(0).png());
+            assertArrayEquals(f.get(60, TimeUnit.SECONDS), p.generate(request(4, 2)).images().get(0).png());
+        }
+    }
+
+    @Test
     void requestLevelMakesALaterRequestWaitForTheBatchToEnd() throws Exception {
         List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
         List<byte[]> pngs = new ArrayList<>();
