@@ -46,10 +46,17 @@ import java.util.function.Function;
  * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [concurrency] [threads] [warm-up]},
  * defaults sd15-tiny-diffusers 64 20 3 16 3 1,4,16,32 0 1000 (threads: ONNX Runtime's intra-op threads per session, 0
  * lets it choose). Every configuration is first warmed up with {@code warm-up} requests
- * (4 clients), then measured once per pass, the passes interleaving
+ * (4 clients; in every child JVM when isolated), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
  * is appended to {@code bench/results/throughput-<date>.txt}.
+ *
+ * <p>By default every (configuration, pass) runs in a JVM of its own, started by this one with the same java,
+ * classpath and JVM options, warmed up there before it measures and reporting its cells on stdout
+ * ({@link Sample}); the passes still interleave the configurations. This is the fairer measurement: in one JVM,
+ * switching between wirings keeps the JIT recompiling and deoptimising, and the gRPC cells paid for it (a profile
+ * showed compiling in every cell even after 1000 warm-up requests). {@code -Dkiln.bench.isolate=false} runs them
+ * all in this one JVM, warming each up once, as before.
  *
  * <p>With {@code -Dkiln.bench.baseline=<kiln-protocol jar>} (another build's, e.g. main's) the gRPC wiring of
  * that build runs as one more configuration: a change to {@code protocol} measured before and after in one
@@ -122,41 +129,59 @@ public final class Throughput {
                     DenoiseProgress.NONE, new BaselineProtocol(Path.of(baseline))));
         }
 
+        String cellOf = System.getProperty(CHILD);
+        if (cellOf != null) {
+            measureInThisJvm(cellOf, wirings.get(cellOf), models, model, runtime, template, rounds, warmUp);
+            return;
+        }
+        boolean isolate = Boolean.parseBoolean(System.getProperty("kiln.bench.isolate", "true"));
+
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
-                        + "of %d interleaved passes, after %d warm-up requests per configuration%n", model, size, size, steps,
+                        + "of %d interleaved passes, after %d warm-up requests per configuration%s%n", model, size, size, steps,
                 maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
                 runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
-                passes, warmUp);
+                passes, warmUp, isolate ? " (in each JVM)\n" + "every configuration's passes ran in JVMs of their own, "
+                        + "one per configuration and pass, each warmed up before it measured: no JIT work of one wiring "
+                        + "falls on another" : "\nall configurations ran in this one JVM");
         System.out.print(title);
         out.append(title);
         Map<String, Map<Integer, List<Cell>>> samples = new LinkedHashMap<>();
-        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, runtime)) {
-            catalog.get(model);
-            Map<String, Wiring> open = new LinkedHashMap<>();
-            try {
-                for (var w : wirings.entrySet()) {
-                    Wiring wiring = w.getValue().apply(catalog);
-                    open.put(w.getKey(), wiring);
-                    // warm-up: sessions, channels, and the JIT, which takes hundreds of requests to settle on the
-                    // gRPC path's Netty and protobuf code; before it does, compiling dominates that wiring's CPU time
-                    run(wiring, template, 4, Math.max(1, warmUp / 4), new AtomicLong(1_000_000));
-                    samples.put(w.getKey(), new LinkedHashMap<>());
-                }
-                // passes interleave the configurations, so drifting load from other processes hits them alike
-                for (int pass = 0; pass < passes; pass++) {
-                    for (int c : levels) {
-                        int perClient = Math.max(rounds, (16 + c - 1) / c);
-                        for (var w : open.entrySet()) {
-                            Cell cell = run(w.getValue(), template, c, perClient, new AtomicLong(c * 10_000L));
-                            samples.get(w.getKey()).computeIfAbsent(c, k -> new ArrayList<>()).add(cell);
-                            System.out.printf("  pass %d  %-32s c=%-3d %s%n", pass + 1, w.getKey(), c, cell);
-                        }
+        wirings.keySet().forEach(name -> samples.put(name, new LinkedHashMap<>()));
+        if (isolate) {
+            // passes interleave the configurations, so drifting load from other processes hits them alike
+            for (int pass = 0; pass < passes; pass++) {
+                for (String name : wirings.keySet()) {
+                    for (Sample s : inChildJvm(name, args)) {
+                        samples.get(name).computeIfAbsent(s.concurrency(), k -> new ArrayList<>()).add(s.cell());
+                        System.out.printf("  pass %d  %-32s c=%-3d %s%n", pass + 1, name, s.concurrency(), s.cell());
                     }
                 }
-            } finally {
-                open.values().forEach(Wiring::close);
+            }
+        } else {
+            try (ModelCatalog catalog = ModelCatalog.shipped(models, model, runtime)) {
+                catalog.get(model);
+                Map<String, Wiring> open = new LinkedHashMap<>();
+                try {
+                    for (var w : wirings.entrySet()) {
+                        Wiring wiring = w.getValue().apply(catalog);
+                        open.put(w.getKey(), wiring);
+                        warmUp(wiring, template, warmUp);
+                    }
+                    // passes interleave the configurations, so drifting load from other processes hits them alike
+                    for (int pass = 0; pass < passes; pass++) {
+                        for (int c : levels) {
+                            for (var w : open.entrySet()) {
+                                Cell cell = run(w.getValue(), template, c, perClient(rounds, c), new AtomicLong(c * 10_000L));
+                                samples.get(w.getKey()).computeIfAbsent(c, k -> new ArrayList<>()).add(cell);
+                                System.out.printf("  pass %d  %-32s c=%-3d %s%n", pass + 1, w.getKey(), c, cell);
+                            }
+                        }
+                    }
+                } finally {
+                    open.values().forEach(Wiring::close);
+                }
             }
         }
         Map<String, Map<Integer, Cell>> table = new LinkedHashMap<>();
@@ -187,6 +212,97 @@ public final class Throughput {
             throw new UncheckedIOException(e);
         }
         System.out.println("written to " + file);
+    }
+
+    /** The system property that makes a JVM a child measuring the one configuration it names. */
+    static final String CHILD = "kiln.bench.child";
+
+    /** A cell as a child JVM reports it to its parent: one line on stdout. */
+    record Sample(String configuration, int concurrency, Cell cell) {
+        static final String TAG = "kiln-bench-cell";
+
+        String line() {
+            return String.join("\t", TAG, configuration, Integer.toString(concurrency),
+                    Double.toString(cell.imagesPerSecond()), Double.toString(cell.p50Ms()), Double.toString(cell.p95Ms()),
+                    Double.toString(cell.meanRows()), Double.toString(cell.unetMsPerCall()),
+                    Double.toString(cell.unetBusy()), Double.toString(cell.cpuMsPerImage()),
+                    Integer.toString(cell.requests()));
+        }
+
+        /** The sample on {@code line}, or null where the line is the child's other output. */
+        static Sample parse(String line) {
+            String[] f = line.split("\t");
+            if (f.length != 11 || !f[0].equals(TAG)) {
+                return null;
+            }
+            return new Sample(f[1], Integer.parseInt(f[2]), new Cell(Double.parseDouble(f[3]), Double.parseDouble(f[4]),
+                    Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]), Double.parseDouble(f[8]),
+                    Double.parseDouble(f[9]), Integer.parseInt(f[10])));
+        }
+    }
+
+    /** Requests per client at concurrency {@code c}: {@code rounds}, or more, so every cell serves at least 16. */
+    static int perClient(int rounds, int c) {
+        return Math.max(rounds, (16 + c - 1) / c);
+    }
+
+    /**
+     * Sessions, channels, and the JIT, which takes hundreds of requests to settle on the gRPC path's Netty and
+     * protobuf code; before it does, compiling dominates that wiring's CPU time.
+     */
+    static void warmUp(Wiring wiring, GenerationRequest.Builder template, int requests) throws Exception {
+        run(wiring, template, 4, Math.max(1, requests / 4), new AtomicLong(1_000_000));
+    }
+
+    /** The child's side: warms one configuration up, measures it at every level, and prints the samples. */
+    static void measureInThisJvm(String name, Function<ModelCatalog, Wiring> wirer, Path models, String model,
+                                 OnnxRuntimeOptions runtime, GenerationRequest.Builder template, int rounds,
+                                 int warmUp) throws Exception {
+        if (wirer == null) {
+            throw new IllegalArgumentException("no configuration named '" + name + "'");
+        }
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, runtime)) {
+            catalog.get(model);
+            try (Wiring wiring = wirer.apply(catalog)) {
+                warmUp(wiring, template, warmUp);
+                for (int c : levels) {
+                    Cell cell = run(wiring, template, c, perClient(rounds, c), new AtomicLong(c * 10_000L));
+                    System.out.println(new Sample(name, c, cell).line());
+                }
+            }
+        }
+    }
+
+    /**
+     * Runs configuration {@code name} in a JVM of its own (this one's java, classpath and JVM options, so
+     * {@code -D} properties such as the baseline jar carry over) and gives the cells it reports.
+     */
+    static List<Sample> inChildJvm(String name, String[] args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+        command.add("-D" + CHILD + "=" + name);
+        command.add("-cp");
+        command.add(System.getProperty("java.class.path"));
+        command.add(Throughput.class.getName());
+        command.addAll(List.of(args));
+        Process child = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        List<Sample> samples = new ArrayList<>();
+        try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream(),
+                java.nio.charset.StandardCharsets.UTF_8))) {
+            for (String line; (line = lines.readLine()) != null; ) {
+                Sample s = Sample.parse(line);
+                if (s != null) {
+                    samples.add(s);
+                }
+            }
+        }
+        int exit = child.waitFor();
+        if (exit != 0 || samples.size() != levels.length) {
+            throw new IllegalStateException("the JVM measuring '" + name + "' exited with " + exit + " after reporting "
+                    + samples.size() + " of " + levels.length + " cells");
+        }
+        return samples;
     }
 
     static Wiring embedded(ModelCatalog catalog, DenoiseLoopOptions options) {
