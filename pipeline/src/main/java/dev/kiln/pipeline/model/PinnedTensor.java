@@ -9,7 +9,6 @@ import dev.kiln.pipeline.error.ModelLoadException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.util.Arrays;
 
 /**
  * Native memory for one input or output of a model, kept from call to call, holding up to
@@ -55,11 +54,6 @@ public final class PinnedTensor implements AutoCloseable {
 
     public int rowSize() {
         return rowSize;
-    }
-
-    /** Whether this memory holds rows of {@code shape} in the same element type. */
-    public boolean fits(long[] shape, int rows) {
-        return Arrays.equals(rowShape, shape) && rows <= capacity;
     }
 
     /** A tensor [rows, ...row shape] over the first {@code rows} rows; owned by this object, not to be closed. */
