@@ -415,59 +415,29 @@ public final class Throughput {
                 meanRows, calls == 0 ? 0 : unet / 1e6 / calls, (double) unet / wall, cpu / 1e6 / n, n);
     }
 
+    /** One table of the report: a header of the concurrency levels, then a row per configuration. */
+    private static void section(StringBuilder b, Map<String, Map<Integer, Cell>> table, String title, int width,
+                                Function<Cell, String> value) {
+        b.append(String.format("%n%-32s", title));
+        for (int c : levels) {
+            b.append(String.format("%" + width + "s", "c=" + c));
+        }
+        b.append('\n');
+        table.forEach((name, row) -> {
+            b.append(String.format("%-32s", name));
+            row.values().forEach(cell -> b.append(String.format("%" + width + "s", value.apply(cell))));
+            b.append('\n');
+        });
+    }
+
     static String format(Map<String, Map<Integer, Cell>> table) {
         StringBuilder b = new StringBuilder();
-        b.append(String.format("%n%-32s", "images/s"));
-        for (int c : levels) {
-            b.append(String.format("%12s", "c=" + c));
-        }
-        b.append('\n');
-        table.forEach((name, row) -> {
-            b.append(String.format("%-32s", name));
-            row.values().forEach(cell -> b.append(String.format("%12.2f", cell.imagesPerSecond())));
-            b.append('\n');
-        });
-        b.append(String.format("%n%-32s", "latency p50 / p95 ms"));
-        for (int c : levels) {
-            b.append(String.format("%16s", "c=" + c));
-        }
-        b.append('\n');
-        table.forEach((name, row) -> {
-            b.append(String.format("%-32s", name));
-            row.values().forEach(cell -> b.append(String.format("%16s", String.format("%.0f / %.0f", cell.p50Ms(), cell.p95Ms()))));
-            b.append('\n');
-        });
-        b.append(String.format("%n%-32s", "mean UNet rows per call"));
-        for (int c : levels) {
-            b.append(String.format("%12s", "c=" + c));
-        }
-        b.append('\n');
-        table.forEach((name, row) -> {
-            b.append(String.format("%-32s", name));
-            row.values().forEach(cell -> b.append(String.format("%12.1f", cell.meanRows())));
-            b.append('\n');
-        });
-        b.append(String.format("%n%-32s", "UNet ms per call (busy %)"));
-        for (int c : levels) {
-            b.append(String.format("%16s", "c=" + c));
-        }
-        b.append('\n');
-        table.forEach((name, row) -> {
-            b.append(String.format("%-32s", name));
-            row.values().forEach(cell -> b.append(String.format("%16s",
-                    String.format("%.2f (%.0f%%)", cell.unetMsPerCall(), 100 * cell.unetBusy()))));
-            b.append('\n');
-        });
-        b.append(String.format("%n%-32s", "CPU ms per image"));
-        for (int c : levels) {
-            b.append(String.format("%12s", "c=" + c));
-        }
-        b.append('\n');
-        table.forEach((name, row) -> {
-            b.append(String.format("%-32s", name));
-            row.values().forEach(cell -> b.append(String.format("%12.1f", cell.cpuMsPerImage())));
-            b.append('\n');
-        });
+        section(b, table, "images/s", 12, cell -> String.format("%.2f", cell.imagesPerSecond()));
+        section(b, table, "latency p50 / p95 ms", 16, cell -> String.format("%.0f / %.0f", cell.p50Ms(), cell.p95Ms()));
+        section(b, table, "mean UNet rows per call", 12, cell -> String.format("%.1f", cell.meanRows()));
+        section(b, table, "UNet ms per call (busy %)", 16,
+                cell -> String.format("%.2f (%.0f%%)", cell.unetMsPerCall(), 100 * cell.unetBusy()));
+        section(b, table, "CPU ms per image", 12, cell -> String.format("%.1f", cell.cpuMsPerImage()));
         Map<Integer, Cell> none = table.get("no batching (embedded)");
         Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
         b.append(String.format("%n%-32s", "ratios"));
