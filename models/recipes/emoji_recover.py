@@ -166,27 +166,24 @@ def main():
                 raise SystemExit(f"teacher: {k} differs from the TorchScript twin")
         print("[recover] teacher: equals the TorchScript twin", flush=True)
 
-    def save(name, modules, params):
+    def fresh_opt(module, lr):
+        # a loaded optimiser state overrides the constructed learning rate: use each stage's default of emoji_train.py
+        return torch.optim.AdamW(module.parameters(), lr=lr).state_dict()
+
+    def save(name, modules, opt):
         rec = record[name]
-        opt = torch.optim.AdamW(params, lr=1e-3)
-        torch.save({"modules": {k: m.state_dict() for k, m in modules.items()}, "opt": opt.state_dict(),
+        torch.save({"modules": {k: m.state_dict() for k, m in modules.items()}, "opt": opt,
                     "step": rec["steps"], "t_train": rec["train_minutes"] * 60,
                     "hist": [rec["last"]] if rec.get("last") else []}, N.CKPT / f"{name}.pt")
 
     N.CKPT.mkdir(parents=True, exist_ok=True)
-    save("vae", {"vae": vae}, vae.parameters())
-    save("evaluator", {"evaluator": ev}, ev.parameters())
-    save("unet", {"unet": teacher, "ema": teacher}, teacher.parameters())
-    save("cdec", {"cdec": cdec, "ema": cdec}, cdec.parameters())
+    save("vae", {"vae": vae}, fresh_opt(vae, 1e-3))
+    save("evaluator", {"evaluator": ev}, fresh_opt(ev, 2e-3))
+    save("unet", {"unet": teacher, "ema": teacher}, fresh_opt(teacher, 1e-3))
+    save("cdec", {"cdec": cdec, "ema": cdec}, fresh_opt(cdec, 1e-3))
     fake = N.UNet2DConditionModel(ch)
     fake.load_state_dict(teacher.state_dict())
-    g_opt = torch.optim.AdamW(student.parameters(), lr=1e-4)
-    f_opt = torch.optim.AdamW(fake.parameters(), lr=1e-4)
-    rec = record["student"]
-    torch.save({"modules": {"student": student.state_dict(), "fake": fake.state_dict()},
-                "opt": [g_opt.state_dict(), f_opt.state_dict()], "step": rec["steps"],
-                "t_train": rec["train_minutes"] * 60, "hist": [rec["last"]] if rec.get("last") else []},
-               N.CKPT / "student.pt")
+    save("student", {"student": student, "fake": fake}, [fresh_opt(student, 2e-5), fresh_opt(fake, 1e-4)])
     (N.WORK / "unet_config.json").write_text(json.dumps({"ch": list(ch)}) + "\n")
     (N.WORK / "cdec_config.json").write_text(json.dumps({"ch": list(cdec_ch)}) + "\n")
     if "vae_stats" in record:
