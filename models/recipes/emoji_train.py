@@ -42,7 +42,12 @@ class Run:
             s = torch.load(self.path)
             for k, m in modules.items():
                 m.load_state_dict(s["modules"][k])
+            # a checkpoint taken mid-run holds the scheduled rate of that moment; the base rate is the one
+            # given now, or a resumed run would scale an already scaled rate
+            base = [g["lr"] for g in opt.param_groups]
             opt.load_state_dict(s["opt"])
+            for g, lr in zip(opt.param_groups, base):
+                g["lr"] = lr
             self.step, self.t_train, self.hist = s["step"], s["t_train"], s["hist"]
             print(f"[{name}] resumed at step {self.step} ({self.t_train / 60:.1f} min trained)", flush=True)
         self.last_save = time.time()
