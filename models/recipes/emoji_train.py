@@ -515,8 +515,12 @@ def choose_guidance(args):
 
 
 def summary(args):
-    """Training record of every stage (steps, minutes, last logged losses) for the model card."""
-    out = {}
+    """Training record of every stage (steps, minutes, last logged losses) for the model card.
+
+    A stage whose checkpoint or record is not on this machine keeps its entry from the committed
+    record: checkpoints are rebuilt on a new machine, but a guidance sweep is not re-run."""
+    record = N.ROOT.parents[1] / "models/emoji-tiny/training.json"
+    out = json.loads(record.read_text()) if record.exists() else {}
     for name in ("vae", "evaluator", "unet", "cdec", "student"):
         path = N.CKPT / f"{name}.pt"
         if path.exists():
@@ -528,7 +532,7 @@ def summary(args):
         if (N.WORK / f).exists():
             out[f[:-5]] = json.loads((N.WORK / f).read_text())
     text = json.dumps(out, indent=1) + "\n"
-    (N.ROOT.parents[1] / "models/emoji-tiny/training.json").write_text(text)
+    record.write_text(text)
     print(text)
 
 
