@@ -33,10 +33,9 @@ public record RgbImage(int width, int height, byte[] rgb) {
 
     /**
      * {@code round(clip(x/2 + 0.5, 0, 1) · 255)} as {@code floor(x·127.5 + 128)} clipped to [0, 255] in integers
-     * (truncation is floor once clipped):
-     * for a float x the double product and sum are exact or one rounding from exact, so the bytes are those of
-     * the clip-then-round form (checked against it on 2·10⁸ values and every float near a rounding boundary),
-     * without its unpredictable branches on noisy pictures; NaN gives 0 as before.
+     * (truncation is floor once clipped). For a float x the double product and sum are exact or one rounding from
+     * exact, so the bytes are those of the clip-then-round form (RgbImageTest), without its branches, which a
+     * noisy picture makes unpredictable; NaN gives 0 as before.
      */
     private static byte toByte(float x) {
         int q = (int) (x * 127.5 + 128.0);

@@ -116,13 +116,10 @@ public final class DpmSolverMultistepScheduler implements Scheduler {
             double alphaS = 1.0 / Math.sqrt(sigmaS * sigmaS + 1.0);
             double noiseS = sigmaS * alphaS;
             PredictionType prediction = config.predictionType();
-            // cleanSample is linear in the sample and the model output for every prediction type: read its two
-            // coefficients once instead of calling it (a division for ε) per element
-            double a = prediction.cleanSample(0.0, 1.0, alphaS, noiseS);
-            double b = prediction.cleanSample(1.0, 0.0, alphaS, noiseS);
+            PredictionType.Linear estimate = prediction.cleanSampleLinear(1.0, alphaS, noiseS);
             double[] clean = new double[sample.length];
             for (int i = 0; i < clean.length; i++) {
-                clean[i] = a * sample[i] + b * modelOutput[i];
+                clean[i] = estimate.perSample() * sample[i] + estimate.perOutput() * modelOutput[i];
             }
             double[] before = previousClean;
             previousClean = clean;

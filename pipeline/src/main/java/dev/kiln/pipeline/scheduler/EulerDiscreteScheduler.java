@@ -90,12 +90,10 @@ public final class EulerDiscreteScheduler implements Scheduler {
             double alpha = 1.0 / Math.sqrt(sigma * sigma + 1.0);
             double noiseScale = sigma * alpha;
             PredictionType prediction = config.predictionType();
-            // cleanSample is linear in the sample and the model output for every prediction type, so the whole
-            // step is x' = cx·x + cm·output with coefficients read off cleanSample once: no division per element
-            double a = prediction.cleanSample(0.0, alpha, alpha, noiseScale);  // clean sample per unit of x
-            double b = prediction.cleanSample(1.0, 0.0, alpha, noiseScale);    // ... per unit of model output
-            double cx = 1.0 + (1.0 - a) * dt / sigma;
-            double cm = -b * dt / sigma;
+            // with clean = perSample·x + perOutput·output the whole step is x' = cx·x + cm·output: no division per element
+            PredictionType.Linear estimate = prediction.cleanSampleLinear(alpha, alpha, noiseScale);
+            double cx = 1.0 + (1.0 - estimate.perSample()) * dt / sigma;
+            double cm = -estimate.perOutput() * dt / sigma;
             float[] out = new float[sample.length];
             for (int i = 0; i < out.length; i++) {
                 out[i] = (float) (cx * sample[i] + cm * modelOutput[i]);

@@ -57,6 +57,22 @@ public enum PredictionType {
         };
     }
 
+    /**
+     * {@link #cleanSample} as {@code perSample·x + perOutput·modelOutput}: it is linear in both for every prediction
+     * type, so a sampler can read the two coefficients once per step instead of calling it per element.
+     */
+    public record Linear(double perSample, double perOutput) {
+    }
+
+    /**
+     * The coefficients of {@link #cleanSample}, read off it (so its formulas stay the only ones) for a sample
+     * {@code x} held at {@code sampleScale} times the variance-preserving sample: 1 for DDIM-style samplers, α for
+     * Euler's σ-space, whose model input is α·x.
+     */
+    public Linear cleanSampleLinear(double sampleScale, double alpha, double sigma) {
+        return new Linear(cleanSample(0.0, sampleScale, alpha, sigma), cleanSample(1.0, 0.0, alpha, sigma));
+    }
+
     /** The model's estimate of the noise ε, with the arguments of {@link #cleanSample}. */
     public double noise(double modelOutput, double sample, double alpha, double sigma) {
         return switch (this) {
