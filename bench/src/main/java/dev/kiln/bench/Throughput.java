@@ -35,8 +35,10 @@ import java.util.function.Function;
 
 /**
  * Serving throughput (images/s) and latency (p50/p95 per request) under concurrent load, side by side in one
- * run: no batching (one request at a time), request-level batching (requests batched whole, none joins a
- * running batch), iteration-level batching (requests join and leave between UNet calls), each embedded, and
+ * run: no batching (one request at a time in the denoiser, every prompt and picture alone in the text encoder
+ * and decoder), request-level batching (requests batched whole, none joins a running batch), iteration-level
+ * batching (requests join and leave between UNet calls), these two with concurrent requests sharing text encoder
+ * and decoder calls as the stages do by default, each embedded, and
  * iteration-level batching with the stages behind gRPC on loopback (the distributed wiring), once for
  * callers that watch no progress (synchronous requests) and once with a listener on every step (jobs).
  *
@@ -110,7 +112,7 @@ public final class Throughput {
         Duration fill = Duration.ofMillis(2);
         Map<String, Function<ModelCatalog, Wiring>> wirings = new LinkedHashMap<>();
         wirings.put("no batching (embedded)", c -> embedded(c,
-                new DenoiseLoopOptions(rowsOfOne, Duration.ZERO, 1024, DenoiseLoopOptions.Batching.REQUEST)));
+                new DenoiseLoopOptions(rowsOfOne, Duration.ZERO, 1024, DenoiseLoopOptions.Batching.REQUEST), false));
         wirings.put("request-level (embedded)", c -> embedded(c,
                 new DenoiseLoopOptions(maxRows, fill, 1024, DenoiseLoopOptions.Batching.REQUEST)));
         wirings.put("iteration-level (embedded)", c -> embedded(c,
@@ -306,7 +308,16 @@ public final class Throughput {
     }
 
     static Wiring embedded(ModelCatalog catalog, DenoiseLoopOptions options) {
-        GenerationPipeline p = GenerationPipeline.embedded(catalog, options);
+        return embedded(catalog, options, true);
+    }
+
+    /**
+     * @param shareStageCalls whether concurrent requests share text encoder and decoder calls (as the stages do by
+     *                        default); the no-batching configuration runs each prompt and picture alone
+     */
+    static Wiring embedded(ModelCatalog catalog, DenoiseLoopOptions options, boolean shareStageCalls) {
+        GenerationPipeline p = shareStageCalls ? GenerationPipeline.embedded(catalog, options)
+                : GenerationPipeline.embedded(catalog, options, 1, 1);
         AtomicLong calls = new AtomicLong();
         AtomicLong rows = new AtomicLong();
         AtomicLong nanos = new AtomicLong();

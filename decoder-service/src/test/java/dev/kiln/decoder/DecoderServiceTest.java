@@ -70,6 +70,10 @@ class DecoderServiceTest {
             assertArrayEquals(expected.get(1), remote.get(1));
             assertArrayEquals(local.encodeImage("sd15-tiny-kiln", image, 9), remoteLatent);
         }
+        // the request's two pictures went through the VAE in one call
+        given().get("/q/metrics").then()
+                .body(containsString("kiln_decoder_batch_size_count{model=\"sd15-tiny-kiln\"} 1.0"))
+                .body(containsString("kiln_decoder_batch_size_sum{model=\"sd15-tiny-kiln\"} 2.0"));
     }
 
     @Test

@@ -87,6 +87,7 @@ class EncoderServiceTest {
         assertTrue(metrics.contains("kiln_stage_queue_depth{stage=\"encoder\"} 0.0"), "depth back at 0");
         assertTrue(metrics.contains("kiln_stage_request_seconds_bucket{outcome=\"ok\",stage=\"encoder\""), "histogram");
         assertTrue(metrics.contains("kiln_requests_rejected_total{reason=\"queue_full\",stage=\"encoder\"} 0.0"));
+        assertTrue(metrics.contains("kiln_encoder_batch_size_count{model=\"sd15-tiny-kiln\"}"), "prompts per encoder call");
         assertEquals(200, given().get("/q/health/live").statusCode());
     }
 }

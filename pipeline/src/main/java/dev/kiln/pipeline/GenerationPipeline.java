@@ -46,9 +46,19 @@ public final class GenerationPipeline implements AutoCloseable {
 
     /** Every stage in this process, sharing the catalog's sessions. Closing the pipeline closes them. */
     public static GenerationPipeline embedded(ModelCatalog catalog, DenoiseLoopOptions options) {
-        LocalEncoderStage enc = new LocalEncoderStage(catalog);
+        return embedded(catalog, options, LocalEncoderStage.DEFAULT_MAX_ROWS, LocalDecoderStage.DEFAULT_MAX_IMAGES);
+    }
+
+    /**
+     * Every stage in this process, with at most {@code encoderRows} prompts per text encoder call and
+     * {@code decoderImages} pictures per decoder call shared between concurrent requests (1 and 1: none shared).
+     */
+    public static GenerationPipeline embedded(ModelCatalog catalog, DenoiseLoopOptions options, int encoderRows,
+                                              int decoderImages) {
+        LocalEncoderStage enc = new LocalEncoderStage(catalog, encoderRows);
         LocalDenoiserStage den = new LocalDenoiserStage(catalog, options);
-        GenerationPipeline p = new GenerationPipeline(catalog, enc, den, new LocalDecoderStage(catalog));
+        GenerationPipeline p = new GenerationPipeline(catalog, enc, den,
+                new LocalDecoderStage(catalog, decoderImages, LocalDecoderStage.DEFAULT_MAX_PIXELS));
         p.owned.add(den);
         p.owned.add(enc);
         return p;

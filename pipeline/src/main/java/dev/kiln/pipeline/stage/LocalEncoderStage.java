@@ -5,35 +5,71 @@ import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.tensor.FloatTensor;
 import dev.kiln.pipeline.text.TextEncoder;
 import dev.kiln.pipeline.text.TokenizedPrompt;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The encoder stage in this process: the package's tokenizer and text encoder session. */
+/**
+ * The encoder stage in this process: the package's tokenizer and text encoder session.
+ *
+ * <p>Prompts are tokenized on the caller's thread; the prompts of concurrent requests then share text encoder
+ * calls ({@link CallBatcher}), up to {@code maxRows} prompts per call (a guided request brings two, its
+ * negative prompt and its prompt).
+ */
 public final class LocalEncoderStage implements EncoderStage, AutoCloseable {
+    /** Most prompts in one text encoder call unless configured. */
+    public static final int DEFAULT_MAX_ROWS = 16;
+
     private final ModelCatalog catalog;
+    private final int maxRows;
     private final Map<String, TextEncoder> encoders = new ConcurrentHashMap<>();
+    private final Map<String, CallBatcher<TokenizedPrompt, FloatTensor>> calls = new ConcurrentHashMap<>();
+    private volatile StageCallObserver observer = StageCallObserver.NONE;
 
     public LocalEncoderStage(ModelCatalog catalog) {
+        this(catalog, DEFAULT_MAX_ROWS);
+    }
+
+    /** @param maxRows most prompts in one text encoder call (1: every prompt alone) */
+    public LocalEncoderStage(ModelCatalog catalog, int maxRows) {
+        if (maxRows < 1) {
+            throw new IllegalArgumentException("maxRows must be >= 1, was " + maxRows);
+        }
         this.catalog = catalog;
+        this.maxRows = maxRows;
+    }
+
+    /** Told about every text encoder call (for metrics and benchmarks). */
+    public void observe(StageCallObserver observer) {
+        this.observer = observer;
     }
 
     @Override
     public Conditioning encode(EncodeSpec spec) {
         ModelPackage pkg = catalog.get(spec.model());
         TextEncoder encoder = encoders.computeIfAbsent(pkg.id(), id -> TextEncoder.of(pkg));
+        CallBatcher<TokenizedPrompt, FloatTensor> batcher = calls.computeIfAbsent(pkg.id(), id -> new CallBatcher<>(maxRows,
+                prompts -> {
+                    FloatTensor h = encoder.encode(prompts);
+                    List<FloatTensor> rows = new ArrayList<>(prompts.size());
+                    for (int i = 0; i < prompts.size(); i++) {
+                        rows.add(h.item(i));
+                    }
+                    return rows;
+                }, n -> observer.onCall(id, n)));
         TokenizedPrompt prompt = encoder.tokenize(spec.prompt());
         if (!spec.guided()) {
-            FloatTensor h = encoder.encode(List.of(prompt));
-            float[] cond = h.itemData(0);
+            FloatTensor h = batcher.run(List.of(prompt)).get(0);
+            float[] cond = h.data();
             return new Conditioning(contextShape(h), cond, cond, null, null, prompt.droppedText(), "");
         }
         TokenizedPrompt negative = encoder.tokenize(spec.negativePrompt() == null ? "" : spec.negativePrompt());
-        // [uncond, cond] in one call, as diffusers' pipelines encode them
-        FloatTensor h = encoder.encode(List.of(negative, prompt));
-        float[] uncond = h.itemData(0);
-        float[] cond = h.itemData(1);
-        return new Conditioning(contextShape(h), cond, cond, uncond, uncond, prompt.droppedText(),
+        // [uncond, cond], as diffusers' pipelines encode them
+        List<FloatTensor> h = batcher.run(List.of(negative, prompt));
+        float[] uncond = h.get(0).data();
+        float[] cond = h.get(1).data();
+        return new Conditioning(contextShape(h.get(1)), cond, cond, uncond, uncond, prompt.droppedText(),
                 negative.droppedText());
     }
 
