@@ -47,8 +47,8 @@ import java.util.function.Function;
  *
  * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [concurrency] [threads] [warm-up]},
  * defaults sd15-tiny-diffusers 64 20 3 16 3 1,4,16,32 0 1000 (threads: ONNX Runtime's intra-op threads per session, 0
- * lets it choose). Every configuration is first warmed up with {@code warm-up} requests
- * (4 clients; in every child JVM when isolated), then measured once per pass, the passes interleaving
+ * lets it choose). Every configuration is first warmed up with {@code warm-up} one-step requests and 16 full
+ * ones (4 clients; in every child JVM when isolated), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
  * is appended to {@code bench/results/throughput-<date>.txt}.
@@ -106,8 +106,8 @@ public final class Throughput {
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         Path results = Path.of(System.getProperty("kiln.bench.results", "bench/results"));
 
-        GenerationRequest.Builder template = GenerationRequest.builder("a photo of an astronaut riding a horse")
-                .model(model).size(size, size).steps(steps).guidance(7.5).scheduler("euler");
+        GenerationRequest template = GenerationRequest.builder("a photo of an astronaut riding a horse")
+                .model(model).size(size, size).steps(steps).guidance(7.5).scheduler("euler").build();
         int rowsOfOne = 2; // one guided image: [uncond, cond]
         Duration fill = Duration.ofMillis(2);
         Map<String, Function<ModelCatalog, Wiring>> wirings = new LinkedHashMap<>();
@@ -141,7 +141,7 @@ public final class Throughput {
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
-                        + "of %d interleaved passes, after %d warm-up requests per configuration%s%n", model, size, size, steps,
+                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration%s%n", model, size, size, steps,
                 maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
                 runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
                 passes, warmUp, isolate ? " (in each JVM)\n" + "every configuration's passes ran in JVMs of their own, "
@@ -249,16 +249,20 @@ public final class Throughput {
     }
 
     /**
-     * Sessions, channels, and the JIT, which takes hundreds of requests to settle on the gRPC path's Netty and
-     * protobuf code; before it does, compiling dominates that wiring's CPU time.
+     * Sessions, channels, and the JIT, which takes thousands of calls to settle on the gRPC path's Netty and
+     * protobuf code; before it does, compiling dominates that wiring's CPU time. {@code requests} one-step
+     * requests go through every stage and every call of both wirings as often as full ones would, at a fraction
+     * of the time (at 256×256 a 20-step warm-up of 1000 requests took minutes and still left the gRPC cells
+     * compiling); 16 full requests then settle the shapes of the full batches.
      */
-    static void warmUp(Wiring wiring, GenerationRequest.Builder template, int requests) throws Exception {
-        run(wiring, template, 4, Math.max(1, requests / 4), new AtomicLong(1_000_000));
+    static void warmUp(Wiring wiring, GenerationRequest template, int requests) throws Exception {
+        run(wiring, template.toBuilder().steps(1).build(), 4, Math.max(1, requests / 4), new AtomicLong(1_000_000));
+        run(wiring, template, 4, 4, new AtomicLong(2_000_000));
     }
 
     /** The child's side: warms one configuration up, measures it at every level, and prints the samples. */
     static void measureInThisJvm(String name, Function<ModelCatalog, Wiring> wirer, Path models, String model,
-                                 OnnxRuntimeOptions runtime, GenerationRequest.Builder template, int rounds,
+                                 OnnxRuntimeOptions runtime, GenerationRequest template, int rounds,
                                  int warmUp) throws Exception {
         if (wirer == null) {
             throw new IllegalArgumentException("no configuration named '" + name + "'");
@@ -385,7 +389,7 @@ public final class Throughput {
     }
 
     /** {@code clients} closed-loop clients, {@code perClient} requests each. */
-    static Cell run(Wiring wiring, GenerationRequest.Builder template, int clients, int perClient,
+    static Cell run(Wiring wiring, GenerationRequest template, int clients, int perClient,
                     AtomicLong seeds) throws Exception {
         GenerationPipeline pipeline = wiring.pipeline();
         ExecutorService pool = Executors.newFixedThreadPool(clients);
@@ -401,7 +405,7 @@ public final class Throughput {
             for (int c = 0; c < clients; c++) {
                 all.add(pool.submit(() -> {
                     for (int i = 0; i < perClient; i++) {
-                        GenerationSettings s = pipeline.resolve(template.seed(seeds.getAndIncrement()).build());
+                        GenerationSettings s = pipeline.resolve(template.toBuilder().seed(seeds.getAndIncrement()).build());
                         long start = System.nanoTime();
                         pipeline.generate(s, wiring.progress(), () -> false);
                         latencies[next.getAndIncrement()] = System.nanoTime() - start;
