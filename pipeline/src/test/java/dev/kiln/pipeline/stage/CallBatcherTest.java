@@ -66,6 +66,15 @@ class CallBatcherTest {
         throw new AssertionError("callers did not queue");
     }
 
+    /** A pool that lists its threads in the order it starts them, so a test can watch them queue. */
+    static ExecutorService pool(List<Thread> threads) {
+        return Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r);
+            threads.add(t);
+            return t;
+        });
+    }
+
     @Test
     void aLoneCallerRunsAtOnceOnItsOwnThread() {
         BlockingSquares call = new BlockingSquares();
@@ -85,11 +94,7 @@ class CallBatcherTest {
         List<Integer> sizes = Collections.synchronizedList(new ArrayList<>());
         CallBatcher<Integer, Integer> batcher = new CallBatcher<>(5, call, sizes::add);
         List<Thread> threads = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r);
-            threads.add(t);
-            return t;
-        });
+        ExecutorService pool = pool(threads);
         try {
             Future<List<Integer>> first = pool.submit(() -> batcher.run(List.of(1)));
             call.running.await();
@@ -119,11 +124,7 @@ class CallBatcherTest {
         BlockingSquares call = new BlockingSquares();
         CallBatcher<Integer, Integer> batcher = new CallBatcher<>(8, call, n -> { });
         List<Thread> threads = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r);
-            threads.add(t);
-            return t;
-        });
+        ExecutorService pool = pool(threads);
         try {
             Future<List<Integer>> first = pool.submit(() -> batcher.run(List.of(1)));
             call.running.await();
@@ -185,11 +186,7 @@ class CallBatcherTest {
         BlockingSquares call = new BlockingSquares();
         CallBatcher<Integer, Integer> batcher = new CallBatcher<>(8, call, n -> { });
         List<Thread> threads = Collections.synchronizedList(new ArrayList<>());
-        ExecutorService pool = Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r);
-            threads.add(t);
-            return t;
-        });
+        ExecutorService pool = pool(threads);
         try {
             pool.submit(() -> batcher.run(List.of(1)));
             call.running.await();
