@@ -13,9 +13,9 @@ import java.util.Map;
 /**
  * Latents to pixels through the VAE decoder: divide by the scaling factor, decode, map [-1, 1] to bytes.
  *
- * <p>A batch is one session call. ONNX Runtime's CPU kernels compute every batch item alone, so a picture
- * does not depend on what it was decoded with (pinned for the shipped models by {@code VaeDecoderTest});
- * batching pays on small pictures, where a call's fixed costs are a large part of it.
+ * <p>A batch is one session call. On ONNX Runtime's CPU provider a picture comes out bit for bit the same
+ * whatever it is decoded with (pinned for the shipped models by {@code SharedStageCallsTest}); batching pays on
+ * small pictures, where a call's fixed costs are a large part of it.
  */
 public final class VaeDecoder {
     private final OnnxModel model;

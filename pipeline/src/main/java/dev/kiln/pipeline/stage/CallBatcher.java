@@ -18,7 +18,7 @@ import java.util.function.IntConsumer;
  *
  * <p>A call that fails is repeated item by item, so an item that cannot be run fails its own caller only.
  * Items must be batch-invariant for the model (an item's output does not depend on what it ran with),
- * which the stage tests check for the shipped models.
+ * which {@code SharedStageCallsTest} checks for the shipped models.
  *
  * @param <I> what one item is (a latent, a tokenized prompt)
  * @param <O> what the call gives for it
@@ -47,10 +47,6 @@ final class CallBatcher<I, O> {
         this.maxItems = maxItems;
         this.call = call;
         this.observer = observer;
-    }
-
-    int maxItems() {
-        return maxItems;
     }
 
     /**
