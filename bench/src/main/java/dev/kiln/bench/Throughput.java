@@ -70,7 +70,7 @@ public final class Throughput {
     static int[] levels = CONCURRENCY;
 
     record Cell(double imagesPerSecond, double p50Ms, double p95Ms, double meanRows, double unetMsPerCall,
-                double unetBusy, double cpuMsPerImage, int requests) {
+                double unetBusy, double cpuMsPerImage, double picturesPerDecode, int requests) {
     }
 
     /** CPU time of this whole process (every thread, ONNX Runtime's included). */
@@ -81,10 +81,10 @@ public final class Throughput {
 
     /**
      * A pipeline under test, the progress listener its requests carry, the UNet calls and rows its denoiser
-     * made, and what closes it.
+     * made, the calls and pictures of its decoder, and what closes it.
      */
     record Wiring(GenerationPipeline pipeline, DenoiseProgress progress, AtomicLong calls, AtomicLong rows,
-                  AtomicLong unetNanos, Runnable closer) implements AutoCloseable {
+                  AtomicLong unetNanos, AtomicLong decodes, AtomicLong pictures, Runnable closer) implements AutoCloseable {
         @Override
         public void close() {
             closer.run();
@@ -228,18 +228,18 @@ public final class Throughput {
                     Double.toString(cell.imagesPerSecond()), Double.toString(cell.p50Ms()), Double.toString(cell.p95Ms()),
                     Double.toString(cell.meanRows()), Double.toString(cell.unetMsPerCall()),
                     Double.toString(cell.unetBusy()), Double.toString(cell.cpuMsPerImage()),
-                    Integer.toString(cell.requests()));
+                    Double.toString(cell.picturesPerDecode()), Integer.toString(cell.requests()));
         }
 
         /** The sample on {@code line}, or null where the line is the child's other output. */
         static Sample parse(String line) {
             String[] f = line.split("\t");
-            if (f.length != 11 || !f[0].equals(TAG)) {
+            if (f.length != 12 || !f[0].equals(TAG)) {
                 return null;
             }
             return new Sample(f[1], Integer.parseInt(f[2]), new Cell(Double.parseDouble(f[3]), Double.parseDouble(f[4]),
                     Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]), Double.parseDouble(f[8]),
-                    Double.parseDouble(f[9]), Integer.parseInt(f[10])));
+                    Double.parseDouble(f[9]), Double.parseDouble(f[10]), Integer.parseInt(f[11])));
         }
     }
 
@@ -330,7 +330,13 @@ public final class Throughput {
             calls.incrementAndGet();
             nanos.addAndGet(n);
         });
-        return new Wiring(p, DenoiseProgress.NONE, calls, rows, nanos, p::close);
+        AtomicLong decodes = new AtomicLong();
+        AtomicLong pictures = new AtomicLong();
+        ((LocalDecoderStage) p.decoder()).observe((m, n) -> {
+            decodes.incrementAndGet();
+            pictures.addAndGet(n);
+        });
+        return new Wiring(p, DenoiseProgress.NONE, calls, rows, nanos, decodes, pictures, p::close);
     }
 
     static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options, DenoiseProgress progress) {
@@ -371,13 +377,20 @@ public final class Throughput {
             calls.incrementAndGet();
             nanos.addAndGet(n);
         });
+        LocalDecoderStage decoder = new LocalDecoderStage(catalog);
+        AtomicLong decodes = new AtomicLong();
+        AtomicLong pictures = new AtomicLong();
+        decoder.observe((m, n) -> {
+            decodes.incrementAndGet();
+            pictures.addAndGet(n);
+        });
         Map.Entry<GenerationPipeline, AutoCloseable> wired;
         try {
-            wired = grpc.wire(catalog, encoder, denoiser, new LocalDecoderStage(catalog));
+            wired = grpc.wire(catalog, encoder, denoiser, decoder);
         } catch (Exception e) {
             throw new IllegalStateException("cannot wire the stages over gRPC: " + e, e);
         }
-        return new Wiring(wired.getKey(), progress, calls, rows, nanos, () -> {
+        return new Wiring(wired.getKey(), progress, calls, rows, nanos, decodes, pictures, () -> {
             try {
                 wired.getValue().close();
             } catch (Exception e) {
@@ -398,6 +411,8 @@ public final class Throughput {
         long calls0 = wiring.calls().get();
         long rows0 = wiring.rows().get();
         long nanos0 = wiring.unetNanos().get();
+        long decodes0 = wiring.decodes().get();
+        long pictures0 = wiring.pictures().get();
         long cpu0 = processCpuNanos();
         long t0 = System.nanoTime();
         try {
@@ -426,8 +441,10 @@ public final class Throughput {
         long calls = wiring.calls().get() - calls0;
         double meanRows = calls == 0 ? 0 : (double) (wiring.rows().get() - rows0) / calls;
         long unet = wiring.unetNanos().get() - nanos0;
+        long decodes = wiring.decodes().get() - decodes0;
+        double picturesPerDecode = decodes == 0 ? 0 : (double) (wiring.pictures().get() - pictures0) / decodes;
         return new Cell(n / (wall / 1e9), latencies[(n - 1) / 2] / 1e6, latencies[(int) Math.ceil(0.95 * n) - 1] / 1e6,
-                meanRows, calls == 0 ? 0 : unet / 1e6 / calls, (double) unet / wall, cpu / 1e6 / n, n);
+                meanRows, calls == 0 ? 0 : unet / 1e6 / calls, (double) unet / wall, cpu / 1e6 / n, picturesPerDecode, n);
     }
 
     /** One table of the report: a header of the concurrency levels, then a row per configuration. */
@@ -453,6 +470,7 @@ public final class Throughput {
         section(b, table, "UNet ms per call (busy %)", 16,
                 cell -> String.format("%.2f (%.0f%%)", cell.unetMsPerCall(), 100 * cell.unetBusy()));
         section(b, table, "CPU ms per image", 12, cell -> String.format("%.1f", cell.cpuMsPerImage()));
+        section(b, table, "mean pictures per decoder call", 12, cell -> String.format("%.2f", cell.picturesPerDecode()));
         Map<Integer, Cell> none = table.get("no batching (embedded)");
         Map<Integer, Cell> iter = table.get("iteration-level (embedded)");
         b.append(String.format("%n%-32s", "ratios"));

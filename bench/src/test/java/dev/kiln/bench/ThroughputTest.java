@@ -10,7 +10,7 @@ class ThroughputTest {
     void aChildsSampleLineReadsBackAsTheSameSample() {
         Throughput.Sample sample = new Throughput.Sample("iteration-level (gRPC, steps)", 16,
                 new Throughput.Cell(31.144764517199583, 466.884239, 670.185205, 11.03448275862069, 7.24068575862069,
-                        0.8174717667453972, 32.083333333333336, 48));
+                        0.8174717667453972, 32.083333333333336, 1.0625, 48));
 
         assertEquals(sample, Throughput.Sample.parse(sample.line()));
     }
