@@ -322,21 +322,27 @@ public final class Throughput {
     static Wiring embedded(ModelCatalog catalog, DenoiseLoopOptions options, boolean shareStageCalls) {
         GenerationPipeline p = shareStageCalls ? GenerationPipeline.embedded(catalog, options)
                 : GenerationPipeline.embedded(catalog, options, 1, 1);
+        return counted(p, DenoiseProgress.NONE, (LocalDenoiserStage) p.denoiser(), (LocalDecoderStage) p.decoder(), p::close);
+    }
+
+    /** The wiring of {@code pipeline}, counting the UNet calls of {@code denoiser} and the calls of {@code decoder}. */
+    static Wiring counted(GenerationPipeline pipeline, DenoiseProgress progress, LocalDenoiserStage denoiser,
+                          LocalDecoderStage decoder, Runnable closer) {
         AtomicLong calls = new AtomicLong();
         AtomicLong rows = new AtomicLong();
         AtomicLong nanos = new AtomicLong();
-        ((LocalDenoiserStage) p.denoiser()).observe((m, r, n) -> {
+        denoiser.observe((m, r, n) -> {
             rows.addAndGet(r);
             calls.incrementAndGet();
             nanos.addAndGet(n);
         });
         AtomicLong decodes = new AtomicLong();
         AtomicLong pictures = new AtomicLong();
-        ((LocalDecoderStage) p.decoder()).observe((m, n) -> {
+        decoder.observe((m, n) -> {
             decodes.incrementAndGet();
             pictures.addAndGet(n);
         });
-        return new Wiring(p, DenoiseProgress.NONE, calls, rows, nanos, decodes, pictures, p::close);
+        return new Wiring(pipeline, progress, calls, rows, nanos, decodes, pictures, closer);
     }
 
     static Wiring distributed(ModelCatalog catalog, DenoiseLoopOptions options, DenoiseProgress progress) {
@@ -369,28 +375,14 @@ public final class Throughput {
                               GrpcWiring grpc) {
         LocalEncoderStage encoder = new LocalEncoderStage(catalog);
         LocalDenoiserStage denoiser = new LocalDenoiserStage(catalog, options);
-        AtomicLong calls = new AtomicLong();
-        AtomicLong rows = new AtomicLong();
-        AtomicLong nanos = new AtomicLong();
-        denoiser.observe((m, r, n) -> {
-            rows.addAndGet(r);
-            calls.incrementAndGet();
-            nanos.addAndGet(n);
-        });
         LocalDecoderStage decoder = new LocalDecoderStage(catalog);
-        AtomicLong decodes = new AtomicLong();
-        AtomicLong pictures = new AtomicLong();
-        decoder.observe((m, n) -> {
-            decodes.incrementAndGet();
-            pictures.addAndGet(n);
-        });
         Map.Entry<GenerationPipeline, AutoCloseable> wired;
         try {
             wired = grpc.wire(catalog, encoder, denoiser, decoder);
         } catch (Exception e) {
             throw new IllegalStateException("cannot wire the stages over gRPC: " + e, e);
         }
-        return new Wiring(wired.getKey(), progress, calls, rows, nanos, decodes, pictures, () -> {
+        return counted(wired.getKey(), progress, denoiser, decoder, () -> {
             try {
                 wired.getValue().close();
             } catch (Exception e) {

@@ -36,7 +36,10 @@ public final class LocalDecoderStage implements DecoderStage {
     private final ModelCatalog catalog;
     private final int maxImages;
     private final long maxPixels;
+    private final Map<String, VaeDecoder> decoders = new ConcurrentHashMap<>();
     private final Map<String, VaeEncoder> encoders = new ConcurrentHashMap<>();
+    private final Map<String, ConsistencyDecoder> consistencyDecoders = new ConcurrentHashMap<>();
+    // one per model and latent size: a batch stacks latents of one shape
     private final Map<String, CallBatcher<float[], RgbImage>> vaeCalls = new ConcurrentHashMap<>();
     private final Map<String, CallBatcher<SeededLatent, RgbImage>> consistencyCalls = new ConcurrentHashMap<>();
     private volatile StageCallObserver observer = StageCallObserver.NONE;
@@ -77,23 +80,22 @@ public final class LocalDecoderStage implements DecoderStage {
                     + pkg.id() + "; this model offers: " + DecodeSpec.VAE);
         }
         long[] s = spec.latentShape();
-        CallBatcher<float[], RgbImage> calls = vaeCalls.computeIfAbsent(key(pkg, s), k -> {
-            VaeDecoder decoder = new VaeDecoder(pkg.vaeDecoder(), pkg.layout().scalingFactor());
-            return new CallBatcher<>(imagesPerCall(pkg, s), latents -> decoder.decode(FloatTensor.stack(latents, s)),
-                    n -> observer.onCall(pkg.id(), n));
-        });
+        VaeDecoder decoder = decoders.computeIfAbsent(pkg.id(),
+                id -> new VaeDecoder(pkg.vaeDecoder(), pkg.layout().scalingFactor()));
+        CallBatcher<float[], RgbImage> calls = vaeCalls.computeIfAbsent(key(pkg, s), k ->
+                new CallBatcher<>(imagesPerCall(pkg, s), latents -> decoder.decode(FloatTensor.stack(latents, s)),
+                        n -> observer.onCall(pkg.id(), n)));
         return pngs(calls.run(spec.latents()), spec);
     }
 
     /** The consistency decoder runs its steps for a whole batch at once, each picture with its own seed's noise. */
     private List<byte[]> decodeConsistency(ModelPackage pkg, DecodeSpec spec) {
         long[] s = spec.latentShape();
-        CallBatcher<SeededLatent, RgbImage> calls = consistencyCalls.computeIfAbsent(key(pkg, s), k -> {
-            ConsistencyDecoder decoder = ConsistencyDecoder.of(pkg);
-            return new CallBatcher<SeededLatent, RgbImage>(imagesPerCall(pkg, s), items -> decoder.decode(
-                    FloatTensor.stack(items.stream().map(SeededLatent::latent).toList(), s),
-                    items.stream().mapToLong(SeededLatent::seed).toArray()), n -> observer.onCall(pkg.id(), n));
-        });
+        ConsistencyDecoder decoder = consistencyDecoders.computeIfAbsent(pkg.id(), id -> ConsistencyDecoder.of(pkg));
+        CallBatcher<SeededLatent, RgbImage> calls = consistencyCalls.computeIfAbsent(key(pkg, s), k ->
+                new CallBatcher<SeededLatent, RgbImage>(imagesPerCall(pkg, s), items -> decoder.decode(
+                        FloatTensor.stack(items.stream().map(SeededLatent::latent).toList(), s),
+                        items.stream().mapToLong(SeededLatent::seed).toArray()), n -> observer.onCall(pkg.id(), n)));
         List<SeededLatent> items = new ArrayList<>(spec.latents().size());
         for (int i = 0; i < spec.latents().size(); i++) {
             items.add(new SeededLatent(spec.latents().get(i), spec.seeds()[i]));
