@@ -10,18 +10,22 @@ import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.model.OnnxModel;
 import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.pipeline.stage.LocalDenoiserStage;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The pipeline's own cost: end-to-end time of a generation over the summed time of the
+ * The pipeline's own cost: end-to-end time of a generation (resolving the request's settings included) over the summed time of the
  * {@code OrtSession.run} calls it made (text encoder, every UNet step, VAE decoder), on the same runs.
  * A ratio of 1.00 would mean Kiln adds nothing around ONNX Runtime.
  *
- * <p>Usage: {@code bench/run overhead [model] [steps] [runs] [sizes] [threads]}, defaults sd15-tiny-kiln 20 20 64,512 0
- * (0: ONNX Runtime picks the intra-op thread count).
+ * <p>Usage: {@code bench/run overhead [model] [steps] [runs] [sizes] [threads] [warm-up]}, defaults
+ * sd15-tiny-kiln 20 20 64,512 0 30 (0 threads: ONNX Runtime picks the intra-op thread count). The warm-up runs
+ * let the JIT compile the per-step code first, so the ratio is the one a long-running server sees.
  */
 public final class PipelineOverhead {
     public static void main(String[] args) {
@@ -30,66 +34,91 @@ public final class PipelineOverhead {
         int runs = args.length > 2 ? Integer.parseInt(args[2]) : 20;
         String sizes = args.length > 3 ? args[3] : "64,512";
         int threads = args.length > 4 ? Integer.parseInt(args[4]) : 0;
+        int warmup = args.length > 5 ? Integer.parseInt(args[5]) : 30;
         Path models = Path.of(System.getProperty("kiln.models.dir", "models"));
         for (String sz : sizes.split(",")) {
-            run(models, model, steps, runs, Integer.parseInt(sz.trim()), threads);
+            run(models, model, steps, runs, Integer.parseInt(sz.trim()), threads, warmup);
         }
     }
 
-    private static void run(Path models, String model, int steps, int runs, int size, int threads) {
-        System.out.printf("%npipeline overhead: %s, %d steps, %dx%d, guidance 7.5, %d runs (after 5 warm-up runs)%n",
-                model, steps, size, size, runs);
+    /** One configuration's pipeline and what its measured runs added up to. */
+    private static final class Configuration {
+        final String name;
+        final GenerationPipeline pipeline;
+        final AtomicLong stepNanos = new AtomicLong();
+        final double[] ratios;
+        long e2e;
+        long ort;
+        final long[] stage = new long[3];
+        final long[] stageOrt = new long[3];
+
+        Configuration(String name, GenerationPipeline pipeline, int runs) {
+            this.name = name;
+            this.pipeline = pipeline;
+            this.ratios = new double[runs];
+            ((LocalDenoiserStage) pipeline.denoiser()).observe((m, rows, nanos) -> stepNanos.addAndGet(nanos));
+        }
+    }
+
+    /**
+     * Both fill-wait configurations share one catalog (the same ONNX Runtime sessions) and take turns run by
+     * run, so neither gets a warmer JIT or a quieter minute than the other.
+     */
+    private static void run(Path models, String model, int steps, int runs, int size, int threads, int warmup) {
+        System.out.printf("%npipeline overhead: %s, %d steps, %dx%d, guidance 7.5, %d runs each (after %d warm-up runs each),"
+                + " configurations taking turns%n", model, steps, size, size, runs, warmup);
         System.out.printf("%-28s %10s %10s %8s%n", "configuration", "e2e ms", "ort ms", "ratio");
-        for (Duration fill : List.of(Duration.ZERO, DenoiseLoopOptions.defaults().maxFillWait())) {
-            try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu().withThreads(threads));
-                 GenerationPipeline pipeline = GenerationPipeline.embedded(catalog,
-                         new DenoiseLoopOptions(16, fill, 64))) {
-                java.util.concurrent.atomic.AtomicLong stepNanos = new java.util.concurrent.atomic.AtomicLong();
-                ((dev.kiln.pipeline.stage.LocalDenoiserStage) pipeline.denoiser())
-                        .observe((m, rows, nanos) -> stepNanos.addAndGet(nanos));
-                GenerationRequest request = GenerationRequest.builder("a photo of an astronaut riding a horse")
-                        .size(size, size).steps(steps).guidance(7.5).seed(1L).scheduler("euler").build();
-                GenerationSettings settings = pipeline.resolve(request);
-                ModelPackage pkg = catalog.get(model);
-                List<OnnxModel> sessions = List.of(pkg.textEncoder(), pkg.unet(), pkg.vaeDecoder());
-                for (int i = 0; i < 5; i++) {
-                    pipeline.generate(settings, DenoiseProgress.NONE, () -> false);
+        List<Duration> fills = List.of(Duration.ZERO, DenoiseLoopOptions.defaults().maxFillWait());
+        List<Configuration> configurations = new ArrayList<>();
+        try (ModelCatalog catalog = ModelCatalog.shipped(models, model, OnnxRuntimeOptions.cpu().withThreads(threads))) {
+            for (Duration fill : fills) {
+                configurations.add(new Configuration("fill wait " + fill.toMillis() + " ms",
+                        GenerationPipeline.embedded(catalog, new DenoiseLoopOptions(16, fill, 64)), runs));
+            }
+            GenerationRequest request = GenerationRequest.builder("a photo of an astronaut riding a horse")
+                    .size(size, size).steps(steps).guidance(7.5).seed(1L).scheduler("euler").build();
+            ModelPackage pkg = catalog.get(model);
+            List<OnnxModel> sessions = List.of(pkg.textEncoder(), pkg.unet(), pkg.vaeDecoder());
+            for (int i = 0; i < warmup; i++) {
+                for (Configuration c : configurations) {
+                    c.pipeline.generate(c.pipeline.resolve(request), DenoiseProgress.NONE, () -> false);
                 }
-                double[] ratios = new double[runs];
-                long e2eTotal = 0;
-                long ortTotal = 0;
-                long[] stage = new long[3];
-                long[] stageOrt = new long[3];
-                stepNanos.set(0);
-                for (int i = 0; i < runs; i++) {
+            }
+            configurations.forEach(c -> c.stepNanos.set(0));
+            for (int i = 0; i < runs; i++) {
+                for (Configuration c : configurations) {
                     long[] before = sessions.stream().mapToLong(OnnxModel::runNanos).toArray();
                     long t0 = System.nanoTime();
-                    GenerationResult r = pipeline.generate(settings, DenoiseProgress.NONE, () -> false);
+                    GenerationSettings settings = c.pipeline.resolve(request);
+                    GenerationResult r = c.pipeline.generate(settings, DenoiseProgress.NONE, () -> false);
                     long e2e = System.nanoTime() - t0;
                     long ort = 0;
                     for (int k = 0; k < 3; k++) {
                         long d = sessions.get(k).runNanos() - before[k];
-                        stageOrt[k] += d;
+                        c.stageOrt[k] += d;
                         ort += d;
                     }
-                    stage[0] += r.encodeNanos();
-                    stage[1] += r.denoiseNanos();
-                    stage[2] += r.decodeNanos();
-                    ratios[i] = (double) e2e / ort;
-                    e2eTotal += e2e;
-                    ortTotal += ort;
+                    c.stage[0] += r.encodeNanos();
+                    c.stage[1] += r.denoiseNanos();
+                    c.stage[2] += r.decodeNanos();
+                    c.ratios[i] = (double) e2e / ort;
+                    c.e2e += e2e;
+                    c.ort += ort;
                 }
-                Arrays.sort(ratios);
-                System.out.printf("%-28s %10.2f %10.2f %8.3f   (median of per-run ratios %.3f)%n",
-                        "fill wait " + fill.toMillis() + " ms", e2eTotal / 1e6 / runs, ortTotal / 1e6 / runs,
-                        (double) e2eTotal / ortTotal, ratios[runs / 2]);
-                System.out.printf("%-28s %10.2f %10.2f %8.3f%n", "  of which UNet batch steps", stepNanos.get() / 1e6 / runs,
-                        stageOrt[1] / 1e6 / runs, (double) stepNanos.get() / stageOrt[1]);
-                String[] names = {"  encode (text encoder)", "  denoise (UNet)", "  decode (VAE decoder, PNG)"};
-                for (int k = 0; k < 3; k++) {
-                    System.out.printf("%-28s %10.2f %10.2f %8.3f%n", names[k], stage[k] / 1e6 / runs,
-                            stageOrt[k] / 1e6 / runs, (double) stage[k] / stageOrt[k]);
-                }
+            }
+        } finally {
+            configurations.forEach(c -> c.pipeline.close());
+        }
+        for (Configuration c : configurations) {
+            Arrays.sort(c.ratios);
+            System.out.printf("%-28s %10.2f %10.2f %8.3f   (median of per-run ratios %.3f)%n",
+                    c.name, c.e2e / 1e6 / runs, c.ort / 1e6 / runs, (double) c.e2e / c.ort, c.ratios[runs / 2]);
+            System.out.printf("%-28s %10.2f %10.2f %8.3f%n", "  of which UNet batch steps", c.stepNanos.get() / 1e6 / runs,
+                    c.stageOrt[1] / 1e6 / runs, (double) c.stepNanos.get() / c.stageOrt[1]);
+            String[] names = {"  encode (text encoder)", "  denoise (UNet)", "  decode (VAE decoder, PNG)"};
+            for (int k = 0; k < 3; k++) {
+                System.out.printf("%-28s %10.2f %10.2f %8.3f%n", names[k], c.stage[k] / 1e6 / runs,
+                        c.stageOrt[k] / 1e6 / runs, (double) c.stage[k] / c.stageOrt[k]);
             }
         }
     }
