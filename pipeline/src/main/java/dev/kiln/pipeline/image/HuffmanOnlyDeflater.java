@@ -1,0 +1,295 @@
+package dev.kiln.pipeline.image;
+
+import java.util.Arrays;
+import java.util.PriorityQueue;
+
+/**
+ * Raw deflate (RFC 1951) of literals only: one block with a dynamic Huffman code built from the bytes'
+ * histogram, no string matching. It is what zlib's {@code Z_HUFFMAN_ONLY} strategy writes, at several times
+ * the speed of the JDK's deflater in that mode (which pays zlib's per-byte match bookkeeping and a JNI
+ * round trip), and it is the right coding for noisy pictures, where string matches are rare.
+ *
+ * <p>The output depends only on the bytes: ties in the Huffman construction are broken by symbol.
+ */
+final class HuffmanOnlyDeflater {
+    private static final int END_OF_BLOCK = 256;
+    private static final int LITERAL_CODES = 257;
+    private static final int MAX_CODE_BITS = 15;
+    private static final int MAX_CODE_LENGTH_BITS = 7;
+    /** The order in which the code-length code's lengths are sent (RFC 1951 3.2.7). */
+    private static final int[] CODE_LENGTH_ORDER = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+    private HuffmanOnlyDeflater() {
+    }
+
+    /**
+     * The bytes as one dynamic-Huffman block. A final block ends the stream (padded to a byte); any other is
+     * followed by an empty stored block, as a sync flush writes, so the next piece starts on a byte boundary.
+     *
+     * @param counts the histogram of {@code data} (256 entries), which the caller has already taken
+     */
+    static byte[] deflate(byte[] data, int[] counts, boolean last) {
+        int[] literalCounts = Arrays.copyOf(counts, LITERAL_CODES);
+        literalCounts[END_OF_BLOCK] = 1;
+        int[] literalLengths = codeLengths(literalCounts, MAX_CODE_BITS);
+        // no distance is ever sent, but two one-bit distance codes keep every inflater happy (zlib writes the same)
+        int[] distanceLengths = {1, 1};
+
+        int[] lengths = new int[LITERAL_CODES + distanceLengths.length];
+        System.arraycopy(literalLengths, 0, lengths, 0, LITERAL_CODES);
+        System.arraycopy(distanceLengths, 0, lengths, LITERAL_CODES, distanceLengths.length);
+        int[] runs = runLengthCoded(lengths);
+        int[] runCounts = new int[19];
+        for (int i = 0; i < runs.length; i += 2) {
+            runCounts[runs[i]]++;
+        }
+        int[] runLengths = codeLengths(runCounts, MAX_CODE_LENGTH_BITS);
+        int[] runCodes = canonicalCodes(runLengths);
+        int sentOrder = 19;
+        while (sentOrder > 4 && runLengths[CODE_LENGTH_ORDER[sentOrder - 1]] == 0) {
+            sentOrder--;
+        }
+
+        long bits = 3 + 5 + 5 + 4 + 3L * sentOrder;
+        for (int i = 0; i < runs.length; i += 2) {
+            bits += runLengths[runs[i]] + extraBits(runs[i]);
+        }
+        for (int s = 0; s < LITERAL_CODES; s++) {
+            bits += (long) literalCounts[s] * literalLengths[s];
+        }
+        BitWriter out = new BitWriter((int) (bits / 8) + 16);
+        out.write(last ? 1 : 0, 1);
+        out.write(2, 2); // dynamic Huffman codes
+        out.write(LITERAL_CODES - 257, 5);
+        out.write(distanceLengths.length - 1, 5);
+        out.write(sentOrder - 4, 4);
+        for (int i = 0; i < sentOrder; i++) {
+            out.write(runLengths[CODE_LENGTH_ORDER[i]], 3);
+        }
+        for (int i = 0; i < runs.length; i += 2) {
+            int symbol = runs[i];
+            out.write(runCodes[symbol], runLengths[symbol]);
+            if (extraBits(symbol) > 0) {
+                out.write(runs[i + 1], extraBits(symbol));
+            }
+        }
+        int[] literalCodes = canonicalCodes(literalLengths);
+        for (byte b : data) {
+            int s = b & 0xFF;
+            out.write(literalCodes[s], literalLengths[s]);
+        }
+        out.write(literalCodes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
+        if (!last) {
+            out.write(0, 3); // empty stored block: not final, type 00
+            out.alignToByte();
+            out.write(0x0000, 16);
+            out.write(0xFFFF, 16);
+        }
+        out.alignToByte();
+        return out.bytes();
+    }
+
+    private static int extraBits(int codeLengthSymbol) {
+        return switch (codeLengthSymbol) {
+            case 16 -> 2;
+            case 17 -> 3;
+            case 18 -> 7;
+            default -> 0;
+        };
+    }
+
+    /**
+     * Code lengths as the code-length alphabet's symbols, in pairs (symbol, extra-bits value): 16 repeats the
+     * previous length 3-6 times, 17 and 18 send runs of 3-10 and 11-138 zeros.
+     */
+    static int[] runLengthCoded(int[] lengths) {
+        int[] out = new int[lengths.length * 2];
+        int n = 0;
+        for (int i = 0; i < lengths.length; ) {
+            int len = lengths[i];
+            int run = 1;
+            while (i + run < lengths.length && lengths[i + run] == len) {
+                run++;
+            }
+            if (len == 0 && run >= 3) {
+                int take = Math.min(run, 138);
+                out[n++] = take >= 11 ? 18 : 17;
+                out[n++] = take - (take >= 11 ? 11 : 3);
+                i += take;
+            } else if (len != 0 && run >= 4) {
+                out[n++] = len;
+                out[n++] = 0;
+                int take = Math.min(run - 1, 6);
+                out[n++] = 16;
+                out[n++] = take - 3;
+                i += 1 + take;
+            } else {
+                out[n++] = len;
+                out[n++] = 0;
+                i++;
+            }
+        }
+        return Arrays.copyOf(out, n);
+    }
+
+    /**
+     * Huffman code lengths no longer than {@code maxBits}. Lengths come from the usual merge of the two
+     * rarest nodes; where the deepest exceed the limit they are cut to it and the Kraft sum is restored by
+     * lengthening the deepest codes still short enough, then lengths are handed out again, shortest to the
+     * most frequent symbol. An alphabet with a single used symbol gets a second, unused one-bit code,
+     * because inflaters reject an incomplete code.
+     */
+    static int[] codeLengths(int[] counts, int maxBits) {
+        int symbols = counts.length;
+        int[] lengths = new int[symbols];
+        int used = 0;
+        for (int c : counts) {
+            used += c > 0 ? 1 : 0;
+        }
+        if (used == 0) {
+            return lengths;
+        }
+        if (used == 1) {
+            int only = 0;
+            while (counts[only] == 0) {
+                only++;
+            }
+            lengths[only] = 1;
+            lengths[only == 0 ? 1 : 0] = 1;
+            return lengths;
+        }
+        // nodes 0..symbols-1 are leaves; parents after them
+        long[] weight = new long[2 * symbols];
+        int[] parent = new int[2 * symbols];
+        PriorityQueue<Integer> queue = new PriorityQueue<>((a, b) ->
+                weight[a] != weight[b] ? Long.compare(weight[a], weight[b]) : Integer.compare(a, b));
+        for (int s = 0; s < symbols; s++) {
+            if (counts[s] > 0) {
+                weight[s] = counts[s];
+                queue.add(s);
+            }
+        }
+        int next = symbols;
+        while (queue.size() > 1) {
+            int a = queue.poll();
+            int b = queue.poll();
+            weight[next] = weight[a] + weight[b];
+            parent[a] = next;
+            parent[b] = next;
+            queue.add(next++);
+        }
+        int root = next - 1;
+        int[] perLength = new int[Math.max(maxBits, symbols) + 1];
+        for (int s = 0; s < symbols; s++) {
+            if (counts[s] > 0) {
+                int depth = 0;
+                for (int node = s; node != root; node = parent[node]) {
+                    depth++;
+                }
+                perLength[Math.min(depth, maxBits)]++;
+            }
+        }
+        long kraft = 0;
+        for (int len = 1; len <= maxBits; len++) {
+            kraft += (long) perLength[len] << (maxBits - len);
+        }
+        while (kraft > 1L << maxBits) {
+            // one code of the longest length goes, and a shorter code splits in two to take its place
+            perLength[maxBits]--;
+            for (int len = maxBits - 1; len > 0; len--) {
+                if (perLength[len] > 0) {
+                    perLength[len]--;
+                    perLength[len + 1] += 2;
+                    break;
+                }
+            }
+            kraft--;
+        }
+        Integer[] byFrequency = new Integer[symbols];
+        for (int s = 0; s < symbols; s++) {
+            byFrequency[s] = s;
+        }
+        Arrays.sort(byFrequency, (a, b) -> counts[a] != counts[b] ? Integer.compare(counts[b], counts[a]) : Integer.compare(a, b));
+        int len = 1;
+        for (int i = 0; i < used; i++) {
+            while (perLength[len] == 0) {
+                len++;
+            }
+            perLength[len]--;
+            lengths[byFrequency[i]] = len;
+        }
+        return lengths;
+    }
+
+    /** Canonical codes (RFC 1951 3.2.2), bit-reversed because deflate sends Huffman codes from their top bit. */
+    static int[] canonicalCodes(int[] lengths) {
+        int maxLen = 0;
+        for (int l : lengths) {
+            maxLen = Math.max(maxLen, l);
+        }
+        int[] perLength = new int[maxLen + 1];
+        for (int l : lengths) {
+            if (l > 0) {
+                perLength[l]++;
+            }
+        }
+        int[] nextCode = new int[maxLen + 2];
+        int code = 0;
+        for (int bits = 1; bits <= maxLen; bits++) {
+            code = (code + perLength[bits - 1]) << 1;
+            nextCode[bits] = code;
+        }
+        int[] codes = new int[lengths.length];
+        for (int s = 0; s < lengths.length; s++) {
+            int l = lengths[s];
+            if (l > 0) {
+                codes[s] = Integer.reverse(nextCode[l]++) >>> (32 - l);
+            }
+        }
+        return codes;
+    }
+
+    /** Bits packed from the least significant end, as deflate packs them. */
+    private static final class BitWriter {
+        private byte[] buffer;
+        private int position;
+        private long pending;
+        private int pendingBits;
+
+        BitWriter(int capacity) {
+            buffer = new byte[capacity];
+        }
+
+        void write(int value, int bits) {
+            pending |= (long) value << pendingBits;
+            pendingBits += bits;
+            if (pendingBits >= 32) {
+                if (position + 4 > buffer.length) {
+                    buffer = Arrays.copyOf(buffer, buffer.length * 2 + 8);
+                }
+                buffer[position] = (byte) pending;
+                buffer[position + 1] = (byte) (pending >>> 8);
+                buffer[position + 2] = (byte) (pending >>> 16);
+                buffer[position + 3] = (byte) (pending >>> 24);
+                position += 4;
+                pending >>>= 32;
+                pendingBits -= 32;
+            }
+        }
+
+        void alignToByte() {
+            while (pendingBits > 0) {
+                if (position == buffer.length) {
+                    buffer = Arrays.copyOf(buffer, buffer.length * 2 + 8);
+                }
+                buffer[position++] = (byte) pending;
+                pending >>>= 8;
+                pendingBits = Math.max(0, pendingBits - 8);
+            }
+        }
+
+        byte[] bytes() {
+            return Arrays.copyOf(buffer, position);
+        }
+    }
+}
