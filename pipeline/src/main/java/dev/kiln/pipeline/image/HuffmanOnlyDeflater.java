@@ -1,7 +1,6 @@
 package dev.kiln.pipeline.image;
 
 import java.util.Arrays;
-import java.util.PriorityQueue;
 
 /**
  * Raw deflate (RFC 1951) of literals only: one block with a dynamic Huffman code built from the bytes'
@@ -74,10 +73,12 @@ final class HuffmanOnlyDeflater {
             }
         }
         int[] literalCodes = canonicalCodes(literalLengths);
-        for (byte b : data) {
-            int s = b & 0xFF;
-            out.write(literalCodes[s], literalLengths[s]);
+        // code and length in one int, so the loop over every byte makes one lookup
+        int[] coded = new int[256];
+        for (int s = 0; s < 256; s++) {
+            coded[s] = literalCodes[s] << 4 | literalLengths[s];
         }
+        out.writeAll(data, coded);
         out.write(literalCodes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
         if (!last) {
             out.write(0, 3); // empty stored block: not final, type 00
@@ -134,59 +135,57 @@ final class HuffmanOnlyDeflater {
 
     /**
      * Huffman code lengths no longer than {@code maxBits}. Lengths come from the usual merge of the two
-     * rarest nodes; where the deepest exceed the limit they are cut to it and the Kraft sum is restored by
-     * lengthening the deepest codes still short enough, then lengths are handed out again, shortest to the
-     * most frequent symbol. An alphabet with a single used symbol gets a second, unused one-bit code,
-     * because inflaters reject an incomplete code.
+     * rarest nodes (leaves sorted once; merged nodes come out in order, so a second queue suffices); where
+     * the deepest exceed the limit they are cut to it and the Kraft sum is restored by lengthening the
+     * deepest codes still short enough, then lengths are handed out again, shortest to the most frequent
+     * symbol. Ties go by symbol, so the lengths depend only on the counts. An alphabet with a single used
+     * symbol gets a second, unused one-bit code, because inflaters reject an incomplete code.
      */
     static int[] codeLengths(int[] counts, int maxBits) {
         int symbols = counts.length;
         int[] lengths = new int[symbols];
+        // used symbols by (count, symbol), rarest first
+        long[] keys = new long[symbols];
         int used = 0;
-        for (int c : counts) {
-            used += c > 0 ? 1 : 0;
+        for (int s = 0; s < symbols; s++) {
+            if (counts[s] > 0) {
+                keys[used++] = (long) counts[s] << 16 | s;
+            }
         }
         if (used == 0) {
             return lengths;
         }
+        keys = Arrays.copyOf(keys, used);
+        Arrays.sort(keys);
         if (used == 1) {
-            int only = 0;
-            while (counts[only] == 0) {
-                only++;
-            }
+            int only = (int) (keys[0] & 0xFFFF);
             lengths[only] = 1;
             lengths[only == 0 ? 1 : 0] = 1;
             return lengths;
         }
-        // nodes 0..symbols-1 are leaves; parents after them
-        long[] weight = new long[2 * symbols];
-        int[] parent = new int[2 * symbols];
-        PriorityQueue<Integer> queue = new PriorityQueue<>((a, b) ->
-                weight[a] != weight[b] ? Long.compare(weight[a], weight[b]) : Integer.compare(a, b));
-        for (int s = 0; s < symbols; s++) {
-            if (counts[s] > 0) {
-                weight[s] = counts[s];
-                queue.add(s);
-            }
+        // nodes 0..used-1 are the sorted leaves, used.. the merged nodes in the order they were made
+        long[] weight = new long[2 * used - 1];
+        int[] parent = new int[2 * used - 1];
+        for (int i = 0; i < used; i++) {
+            weight[i] = keys[i] >>> 16;
         }
-        int next = symbols;
-        while (queue.size() > 1) {
-            int a = queue.poll();
-            int b = queue.poll();
+        int leaf = 0;
+        int merged = used;
+        for (int next = used; next < 2 * used - 1; next++) {
+            int a = leaf < used && (merged >= next || weight[leaf] <= weight[merged]) ? leaf++ : merged++;
+            int b = leaf < used && (merged >= next || weight[leaf] <= weight[merged]) ? leaf++ : merged++;
             weight[next] = weight[a] + weight[b];
             parent[a] = next;
             parent[b] = next;
-            queue.add(next++);
         }
-        int root = next - 1;
-        int[] perLength = new int[Math.max(maxBits, symbols) + 1];
-        for (int s = 0; s < symbols; s++) {
-            if (counts[s] > 0) {
-                int depth = 0;
-                for (int node = s; node != root; node = parent[node]) {
-                    depth++;
-                }
-                perLength[Math.min(depth, maxBits)]++;
+        // depth of each node from the root (the last made), parents always come after their children
+        int root = 2 * used - 2;
+        int[] depth = new int[2 * used - 1];
+        int[] perLength = new int[maxBits + 1];
+        for (int node = root - 1; node >= 0; node--) {
+            depth[node] = depth[parent[node]] + 1;
+            if (node < used) {
+                perLength[Math.min(depth[node], maxBits)]++;
             }
         }
         long kraft = 0;
@@ -205,18 +204,13 @@ final class HuffmanOnlyDeflater {
             }
             kraft--;
         }
-        Integer[] byFrequency = new Integer[symbols];
-        for (int s = 0; s < symbols; s++) {
-            byFrequency[s] = s;
-        }
-        Arrays.sort(byFrequency, (a, b) -> counts[a] != counts[b] ? Integer.compare(counts[b], counts[a]) : Integer.compare(a, b));
         int len = 1;
-        for (int i = 0; i < used; i++) {
+        for (int i = used - 1; i >= 0; i--) {
             while (perLength[len] == 0) {
                 len++;
             }
             perLength[len]--;
-            lengths[byFrequency[i]] = len;
+            lengths[(int) (keys[i] & 0xFFFF)] = len;
         }
         return lengths;
     }
@@ -275,6 +269,35 @@ final class HuffmanOnlyDeflater {
                 pending >>>= 32;
                 pendingBits -= 32;
             }
+        }
+
+        /** Each byte's code: {@code coded[b]} holds the code above 4 bits of its length (at most 15). */
+        void writeAll(byte[] data, int[] coded) {
+            long bits = pending;
+            int count = pendingBits;
+            int at = position;
+            byte[] buf = buffer;
+            if (buf.length - at < (long) data.length * 2 + 8) {
+                buf = Arrays.copyOf(buf, at + data.length * 2 + 8);
+            }
+            for (byte b : data) {
+                int c = coded[b & 0xFF];
+                bits |= (long) (c >>> 4) << count;
+                count += c & 15;
+                if (count >= 32) {
+                    buf[at] = (byte) bits;
+                    buf[at + 1] = (byte) (bits >>> 8);
+                    buf[at + 2] = (byte) (bits >>> 16);
+                    buf[at + 3] = (byte) (bits >>> 24);
+                    at += 4;
+                    bits >>>= 32;
+                    count -= 32;
+                }
+            }
+            buffer = buf;
+            position = at;
+            pending = bits;
+            pendingBits = count;
         }
 
         void alignToByte() {

@@ -18,6 +18,10 @@ import java.util.Map;
  * {@code vocab.json} and {@code merges.txt}, which is all the original diffusers ONNX script saved.
  * Truncation keeps the first tokens and the closing special token, as CLIP's tokenizer does, and
  * reports what was dropped.
+ *
+ * <p>The last {@value #REMEMBERED} distinct prompts' tokenizations are kept: every guided request without a
+ * negative prompt tokenizes the empty one, front ends send the same stock negative prompts, and a job repeats
+ * its prompt for each picture. Callers share the kept {@link TokenizedPrompt}s and must not modify their arrays.
  */
 public final class PromptTokenizer implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -25,6 +29,13 @@ public final class PromptTokenizer implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final int maxTokens;
     private final long padId;
+    static final int REMEMBERED = 256;
+    private final Map<String, TokenizedPrompt> recent = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, TokenizedPrompt> eldest) {
+            return size() > REMEMBERED;
+        }
+    };
 
     private PromptTokenizer(HuggingFaceTokenizer tokenizer, int maxTokens, long padId) {
         this.tokenizer = tokenizer;
@@ -112,6 +123,20 @@ public final class PromptTokenizer implements AutoCloseable {
 
     /** Tokenizes {@code text} to exactly {@link #maxTokens()} ids. */
     public TokenizedPrompt tokenize(String text) {
+        synchronized (recent) {
+            TokenizedPrompt known = recent.get(text);
+            if (known != null) {
+                return known;
+            }
+        }
+        TokenizedPrompt fresh = tokenizeAnew(text);
+        synchronized (recent) {
+            recent.put(text, fresh);
+        }
+        return fresh;
+    }
+
+    private TokenizedPrompt tokenizeAnew(String text) {
         Encoding enc = tokenizer.encode(text);
         long[] raw = enc.getIds();
         long[] ids = new long[maxTokens];

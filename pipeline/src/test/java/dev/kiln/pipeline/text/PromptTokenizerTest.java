@@ -2,6 +2,8 @@ package dev.kiln.pipeline.text;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -10,6 +12,7 @@ import dev.kiln.pipeline.Fixtures;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -48,6 +51,27 @@ class PromptTokenizerTest {
                         "dropped text '" + got.droppedText() + "' is the end of the prompt");
             } else {
                 assertEquals("", got.droppedText());
+            }
+        }
+    }
+
+    /** Each prompt of the reference, asked twice with a flood of other prompts between, keeps its ids. */
+    @Test
+    void rememberedPromptsKeepTheirIdsAndTheMemoryIsBounded() throws Exception {
+        JsonNode ref = new ObjectMapper().readTree(Fixtures.modelsDir().resolve("fixtures/tokenizer-reference.json").toFile());
+        try (PromptTokenizer t = PromptTokenizer.load(Fixtures.dir(Fixtures.ALL.get(0)).resolve("tokenizer"), 77)) {
+            for (JsonNode p : ref.get("prompts")) {
+                String prompt = p.get("prompt").asText();
+                TokenizedPrompt first = t.tokenize(prompt);
+                assertSame(first, t.tokenize(prompt), "asked again at once: remembered");
+                for (int i = 0; i <= PromptTokenizer.REMEMBERED; i++) {
+                    t.tokenize("filler prompt number " + i);
+                }
+                TokenizedPrompt again = t.tokenize(prompt);
+                assertNotSame(first, again, "pushed out by newer prompts: tokenized anew");
+                for (int i = 0; i < 77; i++) {
+                    assertEquals(p.get("ids").get(i).asLong(), again.ids()[i], prompt + " id " + i);
+                }
             }
         }
     }
