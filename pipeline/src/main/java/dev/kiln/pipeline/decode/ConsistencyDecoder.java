@@ -67,7 +67,7 @@ public final class ConsistencyDecoder {
         int w = (int) px.shape()[3];
         List<RgbImage> images = new ArrayList<>(px.batch());
         for (int i = 0; i < px.batch(); i++) {
-            images.add(RgbImage.fromSignedPlanar(px.itemData(i), w, h));
+            images.add(RgbImage.fromSignedPlanar(px.data(), i * 3 * w * h, w, h));
         }
         return images;
     }

@@ -52,7 +52,7 @@ public final class VaeDecoder {
         int w = (int) px.shape()[3];
         List<RgbImage> images = new ArrayList<>(latents.batch());
         for (int i = 0; i < latents.batch(); i++) {
-            images.add(RgbImage.fromSignedPlanar(px.itemData(i), w, h));
+            images.add(RgbImage.fromSignedPlanar(px.data(), i * 3 * w * h, w, h));
         }
         return images;
     }

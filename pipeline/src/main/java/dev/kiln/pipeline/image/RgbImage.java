@@ -17,16 +17,28 @@ public record RgbImage(int width, int height, byte[] rgb) {
      * [0, 1], times 255, rounded — as diffusers post-processes.
      */
     public static RgbImage fromSignedPlanar(float[] chw, int width, int height) {
-        int plane = width * height;
-        if (chw.length != 3 * plane) {
+        if (chw.length != 3 * width * height) {
             throw new IllegalArgumentException("expected 3x" + height + "x" + width + " values, got " + chw.length);
+        }
+        return fromSignedPlanar(chw, 0, width, height);
+    }
+
+    /**
+     * Like {@link #fromSignedPlanar(float[], int, int)}, for the picture that starts at {@code offset} in a
+     * batch's [B, 3, H, W] values, so a decoder need not copy each picture out first.
+     */
+    public static RgbImage fromSignedPlanar(float[] bchw, int offset, int width, int height) {
+        int plane = width * height;
+        if (offset < 0 || offset > bchw.length - 3 * plane) {
+            throw new IllegalArgumentException("no 3x" + height + "x" + width + " picture at " + offset + " in "
+                    + bchw.length + " values");
         }
         byte[] rgb = new byte[3 * plane];
         // pixel-major so the writes run sequentially through the output
-        for (int i = 0, o = 0; i < plane; i++) {
-            rgb[o++] = toByte(chw[i]);
-            rgb[o++] = toByte(chw[plane + i]);
-            rgb[o++] = toByte(chw[2 * plane + i]);
+        for (int i = 0, o = 0, r = offset, g = offset + plane, b = offset + 2 * plane; i < plane; i++) {
+            rgb[o++] = toByte(bchw[r + i]);
+            rgb[o++] = toByte(bchw[g + i]);
+            rgb[o++] = toByte(bchw[b + i]);
         }
         return new RgbImage(width, height, rgb);
     }

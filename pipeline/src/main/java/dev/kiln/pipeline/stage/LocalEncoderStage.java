@@ -5,7 +5,6 @@ import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.tensor.FloatTensor;
 import dev.kiln.pipeline.text.TextEncoder;
 import dev.kiln.pipeline.text.TokenizedPrompt;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -50,14 +49,7 @@ public final class LocalEncoderStage implements EncoderStage, AutoCloseable {
         ModelPackage pkg = catalog.get(spec.model());
         TextEncoder encoder = encoders.computeIfAbsent(pkg.id(), id -> TextEncoder.of(pkg));
         CallBatcher<TokenizedPrompt, FloatTensor> batcher = calls.computeIfAbsent(pkg.id(), id -> new CallBatcher<>(maxRows,
-                prompts -> {
-                    FloatTensor h = encoder.encode(prompts);
-                    List<FloatTensor> rows = new ArrayList<>(prompts.size());
-                    for (int i = 0; i < prompts.size(); i++) {
-                        rows.add(h.item(i));
-                    }
-                    return rows;
-                }, n -> observer.onCall(id, n)));
+                encoder::encodeEach, n -> observer.onCall(id, n)));
         TokenizedPrompt prompt = encoder.tokenize(spec.prompt());
         if (!spec.guided()) {
             FloatTensor h = batcher.run(List.of(prompt)).get(0);

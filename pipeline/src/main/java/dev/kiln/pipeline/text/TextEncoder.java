@@ -5,6 +5,7 @@ import ai.onnxruntime.OrtException;
 import dev.kiln.pipeline.error.ModelLoadException;
 import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.model.OnnxModel;
+import dev.kiln.pipeline.model.PinnedTensor;
 import dev.kiln.pipeline.tensor.FloatTensor;
 import java.util.HashMap;
 import java.util.List;
@@ -21,6 +22,10 @@ public final class TextEncoder implements AutoCloseable {
     private final PromptTokenizer tokenizer;
     private final OnnxModel model;
     private final String output;
+    /** [L, D], learnt from the first call; then the pinned output can be shaped. */
+    private long[] rowShape;
+    private PinnedTensor pinned;
+    private boolean pinnedUnavailable;
 
     public TextEncoder(PromptTokenizer tokenizer, OnnxModel model, String output) {
         this.tokenizer = tokenizer;
@@ -43,6 +48,57 @@ public final class TextEncoder implements AutoCloseable {
 
     /** Hidden states for already tokenized prompts, one batch item per prompt. */
     public FloatTensor encode(List<TokenizedPrompt> prompts) {
+        return model.run(inputs(prompts), output).get(output);
+    }
+
+    /**
+     * Hidden states as one [1, L, D] tensor per prompt, for a caller that hands each prompt's states to a
+     * different request. ONNX Runtime writes them into memory this encoder keeps from call to call, and each
+     * prompt's array is copied from there once: the general path's fresh output buffer and the split into
+     * items would copy the [B, 77, 768] states of Stable Diffusion twice more. Calls are serialised.
+     */
+    public synchronized List<FloatTensor> encodeEach(List<TokenizedPrompt> prompts) {
+        int b = prompts.size();
+        if (rowShape == null || pinnedUnavailable) {
+            FloatTensor h = encode(prompts);
+            rowShape = java.util.Arrays.copyOfRange(h.shape(), 1, h.shape().length);
+            List<FloatTensor> items = new java.util.ArrayList<>(b);
+            for (int i = 0; i < b; i++) {
+                items.add(h.item(i));
+            }
+            return items;
+        }
+        if (pinned == null || pinned.capacity() < b) {
+            if (pinned != null) {
+                pinned.close();
+            }
+            pinned = model.pinnedOutput(output, rowShape, Math.max(b, pinned == null ? 2 : 2 * pinned.capacity()))
+                    .orElse(null);
+            if (pinned == null) {
+                pinnedUnavailable = true;
+                return encodeEach(prompts);
+            }
+        }
+        Map<String, OnnxTensor> feed = inputs(prompts);
+        try {
+            model.runPinned(feed, Map.of(output, pinned.view(b)));
+        } finally {
+            feed.values().forEach(OnnxTensor::close);
+        }
+        long[] itemShape = new long[rowShape.length + 1];
+        itemShape[0] = 1;
+        System.arraycopy(rowShape, 0, itemShape, 1, rowShape.length);
+        int size = pinned.rowSize();
+        List<FloatTensor> items = new java.util.ArrayList<>(b);
+        for (int i = 0; i < b; i++) {
+            float[] row = new float[size];
+            pinned.get(i * size, row, 0, size);
+            items.add(new FloatTensor(row, itemShape));
+        }
+        return items;
+    }
+
+    private Map<String, OnnxTensor> inputs(List<TokenizedPrompt> prompts) {
         int b = prompts.size();
         int l = tokenizer.maxTokens();
         long[] ids = new long[b * l];
@@ -65,11 +121,15 @@ public final class TextEncoder implements AutoCloseable {
             feed.values().forEach(OnnxTensor::close);
             throw new ModelLoadException(model.label() + ": cannot build inputs: " + e.getMessage(), e);
         }
-        return model.run(feed, output).get(output);
+        return feed;
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (pinned != null) {
+            pinned.close();
+            pinned = null;
+        }
         tokenizer.close();
     }
 }

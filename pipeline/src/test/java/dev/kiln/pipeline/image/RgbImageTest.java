@@ -1,6 +1,7 @@
 package dev.kiln.pipeline.image;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.math.BigDecimal;
 import java.math.RoundingMode;
@@ -64,5 +65,18 @@ class RgbImageTest {
         for (int i = 0; i < expected.length; i++) {
             assertEquals(expected[i] & 0xFF, image.rgb()[i] & 0xFF, "byte " + i);
         }
+    }
+
+    @Test
+    void aPictureIsReadFromItsPlaceInABatch() {
+        // batch of two 2x1 pictures: the second is the one above
+        float[] batch = {0.5f, 0.5f, 0.5f, 0.5f, 0.5f, 0.5f, -1f, 1f, 0f, 0f, 1f, -1f};
+        RgbImage second = RgbImage.fromSignedPlanar(batch, 6, 2, 1);
+        byte[] expected = {0, (byte) 128, (byte) 255, (byte) 255, (byte) 128, 0};
+        for (int i = 0; i < expected.length; i++) {
+            assertEquals(expected[i] & 0xFF, second.rgb()[i] & 0xFF, "byte " + i);
+        }
+        assertThrows(IllegalArgumentException.class,
+                () -> RgbImage.fromSignedPlanar(batch, 7, 2, 1), "a picture running past the batch");
     }
 }
