@@ -141,7 +141,7 @@ public final class Throughput {
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
-                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration%s%n", model, size, size, steps,
+                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration, then rounds of 32 full ones until the JIT compiled for under 3%% of a core%s%n", model, size, size, steps,
                 maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
                 runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
                 passes, warmUp, isolate ? " (in each JVM)\n" + "every configuration's passes ran in JVMs of their own, "
