@@ -141,7 +141,7 @@ public final class Throughput {
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
-                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration, then rounds of 32 full ones until the JIT compiled for under 3%% of a core%s%n", model, size, size, steps,
+                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration, then before each concurrency rounds of full ones at it until the JIT compiled for under 3%% of a core in two rounds in a row%s%n", model, size, size, steps,
                 maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
                 runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
                 passes, warmUp, isolate ? " (in each JVM)\n" + "every configuration's passes ran in JVMs of their own, "
@@ -258,38 +258,42 @@ public final class Throughput {
     static void warmUp(Wiring wiring, GenerationRequest template, int requests) throws Exception {
         run(wiring, template.toBuilder().steps(1).build(), 4, Math.max(1, requests / 4), new AtomicLong(1_000_000));
         run(wiring, template, 4, 4, new AtomicLong(2_000_000));
-        untilTheJitIsQuiet(wiring, template);
     }
 
-    /** Compiling may take at most this share of one core over a round of full requests for the JIT to count as quiet. */
+    /** Compiling may take at most this share of one core, over each of two rounds in a row, for the JIT to count as quiet. */
     static final double QUIET_JIT_SHARE = 0.03;
     /** A wiring still compiling after this long is measured anyway (and says so). */
     static final long JIT_WARM_UP_LIMIT_NANOS = 120_000_000_000L;
 
     /**
-     * Rounds of 32 full requests at concurrency 16 until the JIT compiles for less than {@link #QUIET_JIT_SHARE}
-     * of a core over a round: the gRPC wiring runs four services' worth of code in one JVM, and after the
-     * one-step warm-up its C1 and C2 queues were still busy through the first seconds of measurement (8 000
-     * compilations, 1 900 of them in the two seconds before), taking a 2-core machine's time from the UNet
-     * (4.8 ms per call against 3.8 embedded). A server runs for hours; this measures it as it then is.
+     * Rounds of full requests at the concurrency about to be measured until the JIT compiles for less than
+     * {@link #QUIET_JIT_SHARE} of a core in two rounds in a row. The gRPC wiring runs four services' worth of
+     * code in one JVM; after the one-step warm-up its C1 and C2 queues were still busy in the measured seconds
+     * (8 000 compilations, 1 900 of them in the two seconds before; C2 a quarter of a core at c=1), taking a
+     * 2-core machine's time from the UNet (4.8 ms per call against 3.8 embedded at c=16), and how much was
+     * left varied from run to run (gRPC c=1 cells of 42-58 images/s). A server runs for hours; this measures
+     * it as it then is. Each concurrency gets its own rounds because each takes paths the others did not.
      */
-    static void untilTheJitIsQuiet(Wiring wiring, GenerationRequest template) throws Exception {
+    static void untilTheJitIsQuiet(Wiring wiring, GenerationRequest template, int clients) throws Exception {
         java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
         if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
             return;
         }
+        int perClient = Math.max(2, 32 / clients);
         long start = System.nanoTime();
         int rounds = 0;
+        int quiet = 0;
         double share;
         do {
             long compiled0 = jit.getTotalCompilationTime();
             long t0 = System.nanoTime();
-            run(wiring, template, 16, 2, new AtomicLong(3_000_000 + 100L * rounds++));
+            run(wiring, template, clients, perClient, new AtomicLong(3_000_000 + 1000L * rounds++));
             share = (jit.getTotalCompilationTime() - compiled0) * 1e6 / (System.nanoTime() - t0);
-        } while (share >= QUIET_JIT_SHARE && System.nanoTime() - start < JIT_WARM_UP_LIMIT_NANOS);
-        System.err.printf("warm-up: %d rounds of 32 full requests until the JIT compiled for %.1f%% of a core (%.0f s)%s%n",
-                rounds, 100 * share, (System.nanoTime() - start) / 1e9,
-                share >= QUIET_JIT_SHARE ? ", still compiling: measured anyway" : "");
+            quiet = share < QUIET_JIT_SHARE ? quiet + 1 : 0;
+        } while (quiet < 2 && System.nanoTime() - start < JIT_WARM_UP_LIMIT_NANOS);
+        System.err.printf("warm-up at c=%d: %d rounds of %d full requests until the JIT compiled for %.1f%% of a core"
+                        + " (%.0f s)%s%n", clients, rounds, clients * perClient, 100 * share,
+                (System.nanoTime() - start) / 1e9, quiet < 2 ? ", still compiling: measured anyway" : "");
     }
 
     /** The child's side: warms one configuration up, measures it at every level, and prints the samples. */
@@ -304,6 +308,7 @@ public final class Throughput {
             try (Wiring wiring = wirer.apply(catalog)) {
                 warmUp(wiring, template, warmUp);
                 for (int c : levels) {
+                    untilTheJitIsQuiet(wiring, template, c);
                     Cell cell = run(wiring, template, c, perClient(rounds, c), new AtomicLong(c * 10_000L));
                     System.out.println(new Sample(name, c, cell).line());
                 }
