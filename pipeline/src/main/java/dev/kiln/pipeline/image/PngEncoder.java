@@ -160,8 +160,8 @@ public final class PngEncoder {
             while (true) {
                 n += last ? deflater.deflate(out, n, out.length - n)
                         : deflater.deflate(out, n, out.length - n, Deflater.SYNC_FLUSH);
-                // a call may return early having only switched a deflater to its strategy, so "done" is all
-                // input taken and the flush written with room to spare
+                // done is all input taken and the flush written with room to spare: a call that filled the
+                // buffer may have more to give
                 if (last ? deflater.finished() : deflater.needsInput() && n < out.length) {
                     return java.util.Arrays.copyOf(out, n);
                 }

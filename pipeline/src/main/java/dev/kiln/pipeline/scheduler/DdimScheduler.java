@@ -77,19 +77,21 @@ public final class DdimScheduler implements Scheduler {
             double alphaPrevious = Math.sqrt(alphaBarPrevious);
             double sigmaPrevious = Math.sqrt(1.0 - alphaBarPrevious);
             PredictionType prediction = config.predictionType();
+            PredictionType.Linear clean = prediction.cleanSampleLinear(1.0, alpha, sigma);
+            PredictionType.Linear epsilon = prediction.noiseLinear(alpha, sigma);
             boolean clip = config.clipSample();
             double range = config.clipSampleRange();
             float[] out = new float[sample.length];
             for (int i = 0; i < out.length; i++) {
                 double x = sample[i];
                 double m = modelOutput[i];
-                double clean = prediction.cleanSample(m, x, alpha, sigma);
+                double x0 = clean.perSample() * x + clean.perOutput() * m;
                 // the noise direction is taken from the unclipped estimate, as diffusers does
-                double eps = prediction.noise(m, x, alpha, sigma);
+                double eps = epsilon.perSample() * x + epsilon.perOutput() * m;
                 if (clip) {
-                    clean = Math.max(-range, Math.min(range, clean));
+                    x0 = Math.max(-range, Math.min(range, x0));
                 }
-                out[i] = (float) (alphaPrevious * clean + sigmaPrevious * eps);
+                out[i] = (float) (alphaPrevious * x0 + sigmaPrevious * eps);
             }
             return out;
         }

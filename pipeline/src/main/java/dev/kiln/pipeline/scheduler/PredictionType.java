@@ -73,6 +73,11 @@ public enum PredictionType {
         return new Linear(cleanSample(0.0, sampleScale, alpha, sigma), cleanSample(1.0, 0.0, alpha, sigma));
     }
 
+    /** {@link #noise} as {@code perSample·x + perOutput·modelOutput}, read off it as {@link #cleanSampleLinear} is. */
+    public Linear noiseLinear(double alpha, double sigma) {
+        return new Linear(noise(0.0, 1.0, alpha, sigma), noise(1.0, 0.0, alpha, sigma));
+    }
+
     /** The model's estimate of the noise ε, with the arguments of {@link #cleanSample}. */
     public double noise(double modelOutput, double sample, double alpha, double sigma) {
         return switch (this) {

@@ -108,7 +108,7 @@ abstract class ScheduledRun implements SamplingRun {
         double alphaBar = schedule.alphaCumprod((int) timestep(step));
         double alpha = Math.sqrt(alphaBar);
         double sigma = Math.sqrt(1.0 - alphaBar);
-        PredictionType prediction = config.predictionType();
+        PredictionType.Linear estimate = config.predictionType().cleanSampleLinear(1.0, alpha, sigma);
         boolean clip = config.clipSample();
         double range = config.clipSampleRange();
         boolean last = step == steps() - 1;
@@ -124,7 +124,7 @@ abstract class ScheduledRun implements SamplingRun {
         float[] out = new float[sample.length];
         for (int i = 0; i < out.length; i++) {
             double x = sample[i];
-            double clean = prediction.cleanSample(modelOutput[i], x, alpha, sigma);
+            double clean = estimate.perSample() * x + estimate.perOutput() * modelOutput[i];
             if (clip) {
                 clean = Math.max(-range, Math.min(range, clean));
             }

@@ -8,6 +8,7 @@ import dev.kiln.pipeline.error.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -30,7 +31,7 @@ public final class PromptTokenizer implements AutoCloseable {
     private final int maxTokens;
     private final long padId;
     static final int REMEMBERED = 256;
-    private final Map<String, TokenizedPrompt> recent = new java.util.LinkedHashMap<>(64, 0.75f, true) {
+    private final Map<String, TokenizedPrompt> recent = new LinkedHashMap<>(64, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<String, TokenizedPrompt> eldest) {
             return size() > REMEMBERED;
