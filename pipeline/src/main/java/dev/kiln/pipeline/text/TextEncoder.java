@@ -7,6 +7,8 @@ import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.model.OnnxModel;
 import dev.kiln.pipeline.model.PinnedTensor;
 import dev.kiln.pipeline.tensor.FloatTensor;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -61,19 +63,19 @@ public final class TextEncoder implements AutoCloseable {
         int b = prompts.size();
         if (rowShape == null || pinnedUnavailable) {
             FloatTensor h = encode(prompts);
-            rowShape = java.util.Arrays.copyOfRange(h.shape(), 1, h.shape().length);
-            List<FloatTensor> items = new java.util.ArrayList<>(b);
+            rowShape = Arrays.copyOfRange(h.shape(), 1, h.shape().length);
+            List<FloatTensor> items = new ArrayList<>(b);
             for (int i = 0; i < b; i++) {
                 items.add(h.item(i));
             }
             return items;
         }
         if (pinned == null || pinned.capacity() < b) {
+            int capacity = Math.max(b, pinned == null ? 2 : 2 * pinned.capacity());
             if (pinned != null) {
                 pinned.close();
             }
-            pinned = model.pinnedOutput(output, rowShape, Math.max(b, pinned == null ? 2 : 2 * pinned.capacity()))
-                    .orElse(null);
+            pinned = model.pinnedOutput(output, rowShape, capacity).orElse(null);
             if (pinned == null) {
                 pinnedUnavailable = true;
                 return encodeEach(prompts);
@@ -89,11 +91,11 @@ public final class TextEncoder implements AutoCloseable {
         itemShape[0] = 1;
         System.arraycopy(rowShape, 0, itemShape, 1, rowShape.length);
         int size = pinned.rowSize();
-        List<FloatTensor> items = new java.util.ArrayList<>(b);
+        List<FloatTensor> items = new ArrayList<>(b);
         for (int i = 0; i < b; i++) {
             float[] row = new float[size];
             pinned.get(i * size, row, 0, size);
-            items.add(new FloatTensor(row, itemShape));
+            items.add(new FloatTensor(row, itemShape.clone()));
         }
         return items;
     }
