@@ -19,8 +19,9 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The pipeline's own cost: end-to-end time of a generation (resolving the request's settings included) over the summed time of the
- * {@code OrtSession.run} calls it made (text encoder, every UNet step, VAE decoder), on the same runs.
+ * The pipeline's own cost: end-to-end time of a generation (resolving the request's settings included) over the
+ * summed time of the {@code OrtSession.run} calls it made (text encoder, every UNet step, VAE decoder), on the
+ * same runs.
  * A ratio of 1.00 would mean Kiln adds nothing around ONNX Runtime.
  *
  * <p>Usage: {@code bench/run overhead [model] [steps] [runs] [sizes] [threads] [warm-up]}, defaults
