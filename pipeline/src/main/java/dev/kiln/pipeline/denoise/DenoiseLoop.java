@@ -54,7 +54,12 @@ public final class DenoiseLoop implements AutoCloseable {
         }
 
         int stepsDone() {
-            return images.stream().mapToInt(ImageTrajectory::stepsDone).min().orElse(0);
+            // a loop, not a stream: asked after every step
+            int min = Integer.MAX_VALUE;
+            for (ImageTrajectory t : images) {
+                min = Math.min(min, t.stepsDone());
+            }
+            return images.isEmpty() ? 0 : min;
         }
 
         int total() {
@@ -214,13 +219,18 @@ public final class DenoiseLoop implements AutoCloseable {
                 continue;
             }
             int done = job.stepsDone();
-            boolean complete = job.images.stream().allMatch(ImageTrajectory::done);
+            boolean complete = true;
+            for (ImageTrajectory t : job.images) {
+                complete &= t.done();
+            }
             if (done > job.lastReported) {
                 job.lastReported = done;
-                try {
-                    job.progress.onStep(done, job.total(), job.images.stream().map(ImageTrajectory::latents).toList());
-                } catch (RuntimeException e) {
-                    LOG.warn("progress listener failed: {}", e.toString());
+                if (job.progress != DenoiseProgress.NONE) {
+                    try {
+                        job.progress.onStep(done, job.total(), job.images.stream().map(ImageTrajectory::latents).toList());
+                    } catch (RuntimeException e) {
+                        LOG.warn("progress listener failed: {}", e.toString());
+                    }
                 }
             }
             if (complete) {

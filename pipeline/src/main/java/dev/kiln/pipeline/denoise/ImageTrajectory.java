@@ -11,6 +11,8 @@ import dev.kiln.pipeline.scheduler.SamplingRun;
 public final class ImageTrajectory {
     private final NoiseSource noise;
     private final SamplingRun run;
+    /** The run's timesteps, copied once: {@link SamplingRun#timesteps()} gives a fresh copy per call. */
+    private final double[] timesteps;
     private final long[] latentShape;
     private final long[] contextShape;
     private final float[] cond;
@@ -36,6 +38,7 @@ public final class ImageTrajectory {
                            double guidance, int firstStep) {
         this.noise = noise;
         this.run = run;
+        this.timesteps = run.timesteps();
         this.latents = latents;
         this.latentShape = latentShape;
         this.contextShape = contextShape;
@@ -62,7 +65,7 @@ public final class ImageTrajectory {
     }
 
     public double timestep() {
-        return run.timesteps()[step];
+        return timesteps[step];
     }
 
     public int step() {
@@ -76,11 +79,11 @@ public final class ImageTrajectory {
 
     /** Steps this image takes in all. */
     public int totalSteps() {
-        return run.timesteps().length - firstStep;
+        return timesteps.length - firstStep;
     }
 
     public boolean done() {
-        return step >= run.timesteps().length;
+        return step >= timesteps.length;
     }
 
     public float[] latents() {

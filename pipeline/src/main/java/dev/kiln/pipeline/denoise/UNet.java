@@ -35,9 +35,9 @@ public final class UNet {
     private final boolean perSampleTimesteps;
     private final String output;
     /** Pinned memory per latent and context shape, least recently used first; a few sizes at most. */
-    private final Map<String, Buffers> buffers = new LinkedHashMap<>(8, 0.75f, true) {
+    private final Map<ShapeKey, Buffers> buffers = new LinkedHashMap<>(8, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Buffers> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<ShapeKey, Buffers> eldest) {
             if (size() > MAX_SHAPES) {
                 eldest.getValue().close();
                 return true;
@@ -171,7 +171,7 @@ public final class UNet {
     }
 
     private Buffers buffers(long[] latentShape, long[] contextShape, int rows) {
-        String key = Arrays.toString(latentShape) + Arrays.toString(contextShape);
+        ShapeKey key = new ShapeKey(latentShape, contextShape);
         Buffers buf = buffers.get(key);
         if (buf != null && buf.sample.capacity() >= rows) {
             return buf;
@@ -190,6 +190,19 @@ public final class UNet {
     public void release() {
         buffers.values().forEach(Buffers::close);
         buffers.clear();
+    }
+
+    /** A latent shape and a context shape, compared by value (looked up every step, so no string is built). */
+    private record ShapeKey(long[] latent, long[] context) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ShapeKey k && Arrays.equals(latent, k.latent) && Arrays.equals(context, k.context);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * Arrays.hashCode(latent) + Arrays.hashCode(context);
+        }
     }
 
     /**
