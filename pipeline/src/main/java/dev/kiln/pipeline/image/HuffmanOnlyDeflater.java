@@ -262,10 +262,7 @@ final class HuffmanOnlyDeflater {
                 if (position + 4 > buffer.length) {
                     buffer = Arrays.copyOf(buffer, buffer.length * 2 + 8);
                 }
-                buffer[position] = (byte) pending;
-                buffer[position + 1] = (byte) (pending >>> 8);
-                buffer[position + 2] = (byte) (pending >>> 16);
-                buffer[position + 3] = (byte) (pending >>> 24);
+                putWord(buffer, position, pending);
                 position += 4;
                 pending >>>= 32;
                 pendingBits -= 32;
@@ -286,10 +283,7 @@ final class HuffmanOnlyDeflater {
                 bits |= (long) (c >>> 4) << count;
                 count += c & 15;
                 if (count >= 32) {
-                    buf[at] = (byte) bits;
-                    buf[at + 1] = (byte) (bits >>> 8);
-                    buf[at + 2] = (byte) (bits >>> 16);
-                    buf[at + 3] = (byte) (bits >>> 24);
+                    putWord(buf, at, bits);
                     at += 4;
                     bits >>>= 32;
                     count -= 32;
@@ -299,6 +293,14 @@ final class HuffmanOnlyDeflater {
             position = at;
             pending = bits;
             pendingBits = count;
+        }
+
+        /** The low 32 bits of {@code bits} at {@code at}, least significant byte first. */
+        private static void putWord(byte[] buf, int at, long bits) {
+            buf[at] = (byte) bits;
+            buf[at + 1] = (byte) (bits >>> 8);
+            buf[at + 2] = (byte) (bits >>> 16);
+            buf[at + 3] = (byte) (bits >>> 24);
         }
 
         void alignToByte() {
