@@ -50,14 +50,16 @@ final class HuffmanOnlyDeflater {
             sentOrder--;
         }
 
-        long bits = 3 + 5 + 5 + 4 + 3L * sentOrder;
+        long headerBits = 3 + 5 + 5 + 4 + 3L * sentOrder;
         for (int i = 0; i < runs.length; i += 2) {
-            bits += runLengths[runs[i]] + extraBits(runs[i]);
+            headerBits += runLengths[runs[i]] + extraBits(runs[i]);
         }
-        for (int s = 0; s < LITERAL_CODES; s++) {
-            bits += (long) literalCounts[s] * literalLengths[s];
+        long dataBits = 0;
+        for (int s = 0; s < 256; s++) {
+            dataBits += (long) counts[s] * literalLengths[s];
         }
-        BitWriter out = new BitWriter((int) (bits / 8) + 16);
+        // the exact size, and room for the end-of-block code, the flush's empty stored block and padding
+        BitWriter out = new BitWriter((int) ((headerBits + dataBits) / 8) + 16);
         out.write(last ? 1 : 0, 1);
         out.write(2, 2); // dynamic Huffman codes
         out.write(LITERAL_CODES - 257, 5);
@@ -79,7 +81,7 @@ final class HuffmanOnlyDeflater {
         for (int s = 0; s < 256; s++) {
             coded[s] = literalCodes[s] << 4 | literalLengths[s];
         }
-        out.writeAll(data, coded);
+        out.writeAll(data, coded, dataBits);
         out.write(literalCodes[END_OF_BLOCK], literalLengths[END_OF_BLOCK]);
         if (!last) {
             out.write(0, 3); // empty stored block: not final, type 00
@@ -269,14 +271,18 @@ final class HuffmanOnlyDeflater {
             }
         }
 
-        /** Each byte's code: {@code coded[b]} holds the code above 4 bits of its length (at most 15). */
-        void writeAll(byte[] data, int[] coded) {
+        /**
+         * Each byte's code: {@code coded[b]} holds the code above 4 bits of its length (at most 15), and
+         * {@code dataBits} is what they add up to, so the room is made once, before the loop.
+         */
+        void writeAll(byte[] data, int[] coded, long dataBits) {
             long bits = pending;
             int count = pendingBits;
             int at = position;
             byte[] buf = buffer;
-            if (buf.length - at < (long) data.length * 2 + 8) {
-                buf = Arrays.copyOf(buf, at + data.length * 2 + 8);
+            long needed = at + (count + dataBits) / 8 + 8;
+            if (buf.length < needed) {
+                buf = Arrays.copyOf(buf, Math.toIntExact(needed));
             }
             for (byte b : data) {
                 int c = coded[b & 0xFF];
