@@ -5,7 +5,6 @@ import dev.kiln.pipeline.model.ModelPackage;
 import dev.kiln.pipeline.tensor.FloatTensor;
 import dev.kiln.pipeline.text.TextEncoder;
 import dev.kiln.pipeline.text.TokenizedPrompt;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -17,10 +16,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * calls ({@link CallBatcher}), up to {@code maxRows} prompts per call (a guided request brings two, its
  * negative prompt and its prompt).
  *
- * <p>The states of the last {@value #REMEMBERED_NEGATIVES} negative prompts of each model are kept: nearly every
- * guided request brings the empty one or one of a front end's stock ones, so a request found here costs one
- * text encoder row instead of two (on Stable Diffusion's CLIP that is a whole encoder pass), and its
- * unconditional rows are the same array from request to request, which the denoiser then does not copy again.
+ * <p>The states of each model's last {@value TextEncoder#KEPT_PROMPTS} negative prompts are kept
+ * ({@link TextEncoder#keep}): nearly every guided request brings the empty one or one of a front end's stock
+ * ones, so a request found there costs one text encoder row instead of two (on Stable Diffusion's CLIP that is
+ * a whole encoder pass), and its unconditional rows are the same array from request to request, which the
+ * denoiser then does not copy again.
  * The states depend only on the model and the text (they do not depend on the batch that computed them,
  * SharedStageCallsTest); an adapter that changes the text encoder's output would have to be part of the key.
  */
@@ -33,12 +33,6 @@ public final class LocalEncoderStage implements EncoderStage, AutoCloseable {
     private final Map<String, TextEncoder> encoders = new ConcurrentHashMap<>();
     private final Map<String, CallBatcher<TokenizedPrompt, FloatTensor>> calls = new ConcurrentHashMap<>();
     private volatile StageCallObserver observer = StageCallObserver.NONE;
-    static final int REMEMBERED_NEGATIVES = 32;
-    private final Map<String, Map<String, Negative>> negatives = new ConcurrentHashMap<>();
-
-    /** A negative prompt's states and the part of it that did not fit. */
-    private record Negative(float[] states, String dropped) {
-    }
 
     public LocalEncoderStage(ModelCatalog catalog) {
         this(catalog, DEFAULT_MAX_ROWS);
@@ -71,36 +65,22 @@ public final class LocalEncoderStage implements EncoderStage, AutoCloseable {
             return new Conditioning(contextShape(h), cond, cond, null, null, prompt.droppedText(), "");
         }
         String negativeText = spec.negativePrompt() == null ? "" : spec.negativePrompt();
-        Map<String, Negative> known = negatives.computeIfAbsent(pkg.id(), id -> recentFirst());
-        Negative remembered;
-        synchronized (known) {
-            remembered = known.get(negativeText);
-        }
-        if (remembered != null) {
+        TextEncoder.Kept known = encoder.kept(negativeText);
+        if (known != null) {
             FloatTensor h = batcher.run(List.of(prompt)).get(0);
             float[] cond = h.data();
-            return new Conditioning(contextShape(h), cond, cond, remembered.states(), remembered.states(),
-                    prompt.droppedText(), remembered.dropped());
+            float[] uncond = known.states().data();
+            return new Conditioning(contextShape(h), cond, cond, uncond, uncond, prompt.droppedText(),
+                    known.prompt().droppedText());
         }
         TokenizedPrompt negative = encoder.tokenize(negativeText);
         // [uncond, cond], as diffusers' pipelines encode them
         List<FloatTensor> h = batcher.run(List.of(negative, prompt));
+        encoder.keep(negative, h.get(0));
         float[] uncond = h.get(0).data();
         float[] cond = h.get(1).data();
-        synchronized (known) {
-            known.putIfAbsent(negativeText, new Negative(uncond, negative.droppedText()));
-        }
         return new Conditioning(contextShape(h.get(1)), cond, cond, uncond, uncond, prompt.droppedText(),
                 negative.droppedText());
-    }
-
-    private static Map<String, Negative> recentFirst() {
-        return new LinkedHashMap<>(16, 0.75f, true) {
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<String, Negative> eldest) {
-                return size() > REMEMBERED_NEGATIVES;
-            }
-        };
     }
 
     private static long[] contextShape(FloatTensor h) {
@@ -111,6 +91,5 @@ public final class LocalEncoderStage implements EncoderStage, AutoCloseable {
     public void close() {
         encoders.values().forEach(TextEncoder::close);
         encoders.clear();
-        negatives.clear();
     }
 }

@@ -8,7 +8,6 @@ import dev.kiln.pipeline.error.ModelLoadException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -31,12 +30,7 @@ public final class PromptTokenizer implements AutoCloseable {
     private final int maxTokens;
     private final long padId;
     static final int REMEMBERED = 256;
-    private final Map<String, TokenizedPrompt> recent = new LinkedHashMap<>(64, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, TokenizedPrompt> eldest) {
-            return size() > REMEMBERED;
-        }
-    };
+    private final RecentlyUsed<TokenizedPrompt> recent = new RecentlyUsed<>(REMEMBERED);
 
     private PromptTokenizer(HuggingFaceTokenizer tokenizer, int maxTokens, long padId) {
         this.tokenizer = tokenizer;
@@ -124,16 +118,12 @@ public final class PromptTokenizer implements AutoCloseable {
 
     /** Tokenizes {@code text} to exactly {@link #maxTokens()} ids. */
     public TokenizedPrompt tokenize(String text) {
-        synchronized (recent) {
-            TokenizedPrompt known = recent.get(text);
-            if (known != null) {
-                return known;
-            }
+        TokenizedPrompt known = recent.get(text);
+        if (known != null) {
+            return known;
         }
         TokenizedPrompt fresh = tokenizeAnew(text);
-        synchronized (recent) {
-            recent.put(text, fresh);
-        }
+        recent.putIfAbsent(text, fresh);
         return fresh;
     }
 

@@ -24,6 +24,14 @@ public final class TextEncoder implements AutoCloseable {
     private final PromptTokenizer tokenizer;
     private final OnnxModel model;
     private final String output;
+    /** How many prompts' states {@link #keep} holds, the least recently asked for going first. */
+    public static final int KEPT_PROMPTS = 32;
+
+    /** A prompt and its hidden states [1, L, D], as {@link #keep} was given them. */
+    public record Kept(TokenizedPrompt prompt, FloatTensor states) {
+    }
+
+    private final RecentlyUsed<Kept> kept = new RecentlyUsed<>(KEPT_PROMPTS);
     /** [L, D], learnt from the first call; then the pinned output can be shaped. */
     private long[] rowShape;
     private PinnedTensor pinned;
@@ -98,6 +106,19 @@ public final class TextEncoder implements AutoCloseable {
             items.add(new FloatTensor(row, itemShape.clone()));
         }
         return items;
+    }
+
+    /**
+     * Holds the states of {@code prompt} for {@link #kept}, for a caller that knows the prompt will come back
+     * (the encoder stage keeps negative prompts). The states must not be modified: callers get the same arrays.
+     */
+    public void keep(TokenizedPrompt prompt, FloatTensor states) {
+        kept.putIfAbsent(prompt.text(), new Kept(prompt, states));
+    }
+
+    /** The prompt with this text and its states, if {@link #keep} holds them; else null. */
+    public Kept kept(String text) {
+        return kept.get(text);
     }
 
     private Map<String, OnnxTensor> inputs(List<TokenizedPrompt> prompts) {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import dev.kiln.pipeline.Fixtures;
 import dev.kiln.pipeline.model.ModelCatalog;
 import dev.kiln.pipeline.model.OnnxRuntimeOptions;
+import dev.kiln.pipeline.text.TextEncoder;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -54,7 +55,7 @@ class LocalEncoderStageTest {
         try (LocalEncoderStage stage = new LocalEncoderStage(catalog)) {
             List<Integer> rows = Collections.synchronizedList(new ArrayList<>());
             Conditioning first = stage.encode(new EncodeSpec(Fixtures.KILN, "a red fox", "negative 0", true));
-            for (int i = 1; i <= LocalEncoderStage.REMEMBERED_NEGATIVES; i++) {
+            for (int i = 1; i <= TextEncoder.KEPT_PROMPTS; i++) {
                 stage.encode(new EncodeSpec(Fixtures.KILN, "a red fox", "negative " + i, true));
             }
             stage.observe((model, n) -> rows.add(n));
