@@ -36,10 +36,11 @@ public final class VaeDecoder {
 
     /** Decodes latents [B, C, h, w] (as the sampler left them, i.e. still scaled) to B pictures, in one call. */
     public List<RgbImage> decode(FloatTensor latents) {
-        float[] z = latents.data().clone();
+        float[] scaled = latents.data();
+        float[] z = new float[scaled.length];
         float inv = (float) (1.0 / scalingFactor);
         for (int k = 0; k < z.length; k++) {
-            z[k] *= inv;
+            z[k] = scaled[k] * inv;
         }
         FloatTensor px;
         try {

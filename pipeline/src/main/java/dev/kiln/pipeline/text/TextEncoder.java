@@ -21,9 +21,6 @@ import java.util.Map;
  * state output named by the package ({@code last_hidden_state} by default), shape [B, L, D].
  */
 public final class TextEncoder implements AutoCloseable {
-    private final PromptTokenizer tokenizer;
-    private final OnnxModel model;
-    private final String output;
     /** How many prompts' states {@link #keep} holds, the least recently asked for going first. */
     public static final int KEPT_PROMPTS = 32;
 
@@ -31,6 +28,9 @@ public final class TextEncoder implements AutoCloseable {
     public record Kept(TokenizedPrompt prompt, FloatTensor states) {
     }
 
+    private final PromptTokenizer tokenizer;
+    private final OnnxModel model;
+    private final String output;
     private final RecentlyUsed<Kept> kept = new RecentlyUsed<>(KEPT_PROMPTS);
     /** [L, D], learnt from the first call; then the pinned output can be shaped. */
     private long[] rowShape;
