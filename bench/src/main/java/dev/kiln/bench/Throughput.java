@@ -48,7 +48,8 @@ import java.util.function.Function;
  * <p>Usage: {@code bench/run throughput [model] [size] [steps] [rounds] [max-rows] [passes] [concurrency] [threads] [warm-up]},
  * defaults sd15-tiny-diffusers 64 20 3 16 3 1,4,16,32 0 1000 (threads: ONNX Runtime's intra-op threads per session, 0
  * lets it choose). Every configuration is first warmed up with {@code warm-up} one-step requests and 16 full
- * ones (4 clients; in every child JVM when isolated), then measured once per pass, the passes interleaving
+ * ones (4 clients; in every child JVM when isolated, where each concurrency is also preceded by rounds of full
+ * requests until the JIT is quiet, {@link #untilTheJitIsQuiet}), then measured once per pass, the passes interleaving
  * them; each cell of the table is the median of its passes. A client sends {@code rounds} requests at concurrency 16 and 32 and
  * proportionally more at lower ones, so every cell serves at least 16 requests. The table goes to stdout and
  * is appended to {@code bench/results/throughput-<date>.txt}.
@@ -141,7 +142,9 @@ public final class Throughput {
         StringBuilder out = new StringBuilder();
         String title = String.format("throughput: %s, %dx%d, %d steps euler, guidance 7.5, n=1 per request, max rows %d, "
                         + "fill wait %d ms, closed loop, %d cores, %s intra-op threads, %s; each cell the median (by images/s) "
-                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration, then before each concurrency rounds of full ones at it until the JIT compiled for under 3%% of a core in two rounds in a row%s%n", model, size, size, steps,
+                        + "of %d interleaved passes, after %d one-step and 16 full warm-up requests per configuration, "
+                        + "then before each concurrency rounds of full ones at it until the JIT compiled for under 3%% "
+                        + "of a core in two rounds in a row%s%n", model, size, size, steps,
                 maxRows, fill.toMillis(), Runtime.getRuntime().availableProcessors(),
                 runtime.intraOpThreads() == 0 ? "default" : String.valueOf(runtime.intraOpThreads()), LocalDate.now(),
                 passes, warmUp, isolate ? " (in each JVM)\n" + "every configuration's passes ran in JVMs of their own, "
