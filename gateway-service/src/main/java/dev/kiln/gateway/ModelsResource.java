@@ -100,7 +100,7 @@ public class ModelsResource {
         ConditioningLayout layout = pkg.layout();
         List<String> schedulers = Schedulers.names();
         int maxSteps = Math.min(GenerationSettings.MAX_STEPS,
-                Schedulers.create(d.scheduler(), pkg.schedulerConfig()).maxSteps());
+                pkg.scheduler(d.scheduler()).maxSteps());
         long created;
         try {
             created = Files.getLastModifiedTime(pkg.root().resolve("model_index.json")).toMillis() / 1000;

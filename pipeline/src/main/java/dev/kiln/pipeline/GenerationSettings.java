@@ -72,7 +72,7 @@ public record GenerationSettings(String model, String prompt, String negativePro
                 ? orDefault(defaults.scheduler(), DEFAULT_SCHEDULER) : request.scheduler();
         Scheduler scheduler;
         try {
-            scheduler = Schedulers.create(schedulerName, pkg.schedulerConfig());
+            scheduler = pkg.scheduler(schedulerName);
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("scheduler", e.getMessage());
         }

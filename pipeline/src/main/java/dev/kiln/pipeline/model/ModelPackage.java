@@ -1,7 +1,9 @@
 package dev.kiln.pipeline.model;
 
 import dev.kiln.pipeline.error.ModelLoadException;
+import dev.kiln.pipeline.scheduler.Scheduler;
 import dev.kiln.pipeline.scheduler.SchedulerConfig;
+import dev.kiln.pipeline.scheduler.Schedulers;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
@@ -52,6 +54,8 @@ public final class ModelPackage implements AutoCloseable {
     private final Map<String, OnnxModel> optional = new LinkedHashMap<>();
     private final ConditioningLayout layout;
     private final SchedulerConfig schedulerConfig;
+    /** By canonical name: schedulers are immutable, and building one computes the whole 1000-step noise schedule. */
+    private final Map<String, Scheduler> schedulers = new java.util.concurrent.ConcurrentHashMap<>();
     private final UNetRole defaultRole;
 
     public static final String STUDENT_UNET = "student_unet";
@@ -228,6 +232,18 @@ public final class ModelPackage implements AutoCloseable {
     /** The package's {@code scheduler/scheduler_config.json}, parsed and checked at load. */
     public SchedulerConfig schedulerConfig() {
         return schedulerConfig;
+    }
+
+    /**
+     * The scheduler called {@code name} (any spelling {@link Schedulers#create} accepts) over this package's
+     * scheduler config, built on first use and shared after.
+     *
+     * @throws IllegalArgumentException for an unknown name, listing the known ones
+     */
+    public Scheduler scheduler(String name) {
+        // keyed by the package rather than by an equal config: hashing the config record on every request cost
+        // more than the rest of resolving a request's settings (bench/, profiled)
+        return schedulers.computeIfAbsent(Schedulers.canonicalName(name), n -> Schedulers.create(n, schedulerConfig));
     }
 
     public OnnxModel textEncoder() {

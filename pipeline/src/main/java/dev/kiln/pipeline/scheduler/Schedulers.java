@@ -53,16 +53,8 @@ public final class Schedulers {
      * @throws IllegalArgumentException for an unknown name, listing the known ones
      */
     public static Scheduler create(String name, SchedulerConfig config) {
-        Entry entry = entry(name);
-        // schedulers are immutable, and building one computes the whole 1000-step noise schedule
-        return BUILT.computeIfAbsent(new Key(entry.name(), config), k -> entry.factory().apply(config));
+        return entry(name).factory().apply(config);
     }
-
-    private record Key(String name, SchedulerConfig config) {
-    }
-
-    /** Bounded by the scheduler kinds times the model packages a process serves. */
-    private static final java.util.Map<Key, Scheduler> BUILT = new java.util.concurrent.ConcurrentHashMap<>();
 
     /** The canonical name for any accepted spelling, e.g. "DPM++ 2M" → "dpmpp_2m". */
     public static String canonicalName(String name) {

@@ -13,8 +13,6 @@ import dev.kiln.pipeline.model.UNetRole;
 import dev.kiln.pipeline.noise.NoiseSource;
 import dev.kiln.pipeline.scheduler.SamplingRun;
 import dev.kiln.pipeline.scheduler.Scheduler;
-import dev.kiln.pipeline.scheduler.SchedulerConfig;
-import dev.kiln.pipeline.scheduler.Schedulers;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -60,10 +58,9 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
                 .orElseThrow(() -> new InvalidRequestException("unet", "model " + pkg.id() + " has no UNet '"
                         + spec.unet() + "'; it offers: " + pkg.roles().stream().map(UNetRole::id).toList()));
         ConditioningLayout layout = pkg.layout();
-        SchedulerConfig config = pkg.schedulerConfig();
         Scheduler scheduler;
         try {
-            scheduler = Schedulers.create(spec.scheduler(), config);
+            scheduler = pkg.scheduler(spec.scheduler());
         } catch (IllegalArgumentException e) {
             throw new InvalidRequestException("scheduler", e.getMessage());
         }
