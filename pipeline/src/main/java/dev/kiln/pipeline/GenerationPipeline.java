@@ -22,7 +22,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CancellationException;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.function.BooleanSupplier;
 
@@ -158,9 +157,8 @@ public final class GenerationPipeline implements AutoCloseable {
         }
         long t1 = System.nanoTime();
         check(deadline, "denoiser");
-        CompletableFuture<List<float[]>> future = denoiser.denoise(new DenoiseSpec(s.model(), c, s.width(), s.height(),
-                s.steps(), s.scheduler(), s.guidance(), seeds, init, s.strength(), s.unet()), progress, cancelled);
-        List<float[]> latents = await(future);
+        List<float[]> latents = denoised(new DenoiseSpec(s.model(), c, s.width(), s.height(), s.steps(),
+                s.scheduler(), s.guidance(), seeds, init, s.strength(), s.unet()), progress, cancelled);
         long t2 = System.nanoTime();
         ModelPackage pkg = catalog.get(s.model());
         int f = pkg.layout().latentFactor();
@@ -179,11 +177,10 @@ public final class GenerationPipeline implements AutoCloseable {
         return new GenerationResult(s, images, warnings, t1 - t0, t2 - t1, t3 - t2);
     }
 
-    private static List<float[]> await(CompletableFuture<List<float[]>> future) {
+    private List<float[]> denoised(DenoiseSpec spec, DenoiseProgress progress, BooleanSupplier cancelled) {
         try {
-            return future.get();
+            return denoiser.denoiseAndWait(spec, progress, cancelled);
         } catch (InterruptedException e) {
-            future.cancel(true);
             Thread.currentThread().interrupt();
             throw new CancellationException("interrupted while denoising");
         } catch (ExecutionException e) {

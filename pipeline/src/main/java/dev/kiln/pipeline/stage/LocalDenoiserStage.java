@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 
@@ -54,9 +55,26 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
     @Override
     public CompletableFuture<List<float[]>> denoise(DenoiseSpec spec, DenoiseProgress progress, BooleanSupplier cancelled) {
         ModelPackage pkg = catalog.get(spec.model());
-        UNetRole role = UNetRole.parse(spec.unet()).filter(pkg.roles()::contains)
+        UNetRole role = role(pkg, spec);
+        return loop(pkg, role).submit(trajectories(pkg, spec), progress, cancelled);
+    }
+
+    /** Waits for the result, the calling thread running the UNet calls while no other request is in flight. */
+    @Override
+    public List<float[]> denoiseAndWait(DenoiseSpec spec, DenoiseProgress progress, BooleanSupplier cancelled)
+            throws InterruptedException, ExecutionException {
+        ModelPackage pkg = catalog.get(spec.model());
+        UNetRole role = role(pkg, spec);
+        return loop(pkg, role).run(trajectories(pkg, spec), progress, cancelled);
+    }
+
+    private static UNetRole role(ModelPackage pkg, DenoiseSpec spec) {
+        return UNetRole.parse(spec.unet()).filter(pkg.roles()::contains)
                 .orElseThrow(() -> new InvalidRequestException("unet", "model " + pkg.id() + " has no UNet '"
                         + spec.unet() + "'; it offers: " + pkg.roles().stream().map(UNetRole::id).toList()));
+    }
+
+    private static List<ImageTrajectory> trajectories(ModelPackage pkg, DenoiseSpec spec) {
         ConditioningLayout layout = pkg.layout();
         Scheduler scheduler;
         try {
@@ -105,7 +123,7 @@ public final class LocalDenoiserStage implements DenoiserStage, AutoCloseable {
             images.add(new ImageTrajectory(noise, run, latents, latentShape, c.contextShape(), c.cond(), c.condV(),
                     c.uncond(), c.uncondV(), spec.guidance(), first));
         }
-        return loop(pkg, role).submit(images, progress, cancelled);
+        return images;
     }
 
     /** One loop per model and UNet: rows of the teacher and of the student cannot share a session call. */
