@@ -45,8 +45,14 @@ public final class StageMessages {
     // ---- encoder
 
     public static EncodeRequest encodeRequest(EncodeSpec spec) {
+        return encodeRequest(spec, "");
+    }
+
+    /** @param heldUncondRef the ref the caller holds the negative prompt's states under ("" for none) */
+    public static EncodeRequest encodeRequest(EncodeSpec spec, String heldUncondRef) {
         return EncodeRequest.newBuilder().setModelId(nullToEmpty(spec.model())).setPrompt(nullToEmpty(spec.prompt()))
-                .setNegativePrompt(nullToEmpty(spec.negativePrompt())).setGuided(spec.guided()).build();
+                .setNegativePrompt(nullToEmpty(spec.negativePrompt())).setGuided(spec.guided())
+                .setHeldUncondRef(nullToEmpty(heldUncondRef)).build();
     }
 
     public static EncodeSpec encodeSpec(EncodeRequest request) {
@@ -56,23 +62,43 @@ public final class StageMessages {
     }
 
     public static EncodeResponse encodeResponse(Conditioning c) {
+        return encodeResponse(c, "", false);
+    }
+
+    /**
+     * @param uncondRef  the ref of the negative prompt's states ("" for none)
+     * @param omitUncond whether the ref stands for them alone, the caller holding them
+     */
+    public static EncodeResponse encodeResponse(Conditioning c, String uncondRef, boolean omitUncond) {
         EncodeResponse.Builder b = EncodeResponse.newBuilder()
-                .setCond(side(c.cond(), c.condV(), c.contextShape()))
+                .setCond(side(c.cond(), c.condV(), c.contextShape(), "", false))
                 .setPromptDropped(c.promptDropped()).setNegativeDropped(c.negativeDropped());
         if (c.guided()) {
-            b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape()));
+            b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape(), uncondRef, omitUncond));
         }
         return b.build();
     }
 
     public static Conditioning conditioning(EncodeResponse response) {
-        return conditioning(response.hasCond(), response.getCond(), response.hasUncond(), response.getUncond(),
-                response.getPromptDropped(), response.getNegativeDropped());
+        return conditioning(response, null);
     }
 
-    private static dev.kiln.protocol.v1.Conditioning side(float[] k, float[] v, long[] shape) {
-        dev.kiln.protocol.v1.Conditioning.Builder b = dev.kiln.protocol.v1.Conditioning.newBuilder()
-                .setContextK(TensorCodec.float32(k, shape));
+    /**
+     * The conditioning of an answer, its referenced states kept in (or, without tensors, taken from) {@code memory}.
+     *
+     * @throws UnknownConditioningRefException when a ref stands alone that {@code memory} does not hold
+     */
+    public static Conditioning conditioning(EncodeResponse response, ConditioningMemory memory) {
+        return conditioning(response.hasCond(), response.getCond(), response.hasUncond(), response.getUncond(),
+                response.getPromptDropped(), response.getNegativeDropped(), memory);
+    }
+
+    private static dev.kiln.protocol.v1.Conditioning side(float[] k, float[] v, long[] shape, String ref, boolean omit) {
+        dev.kiln.protocol.v1.Conditioning.Builder b = dev.kiln.protocol.v1.Conditioning.newBuilder().setRef(nullToEmpty(ref));
+        if (omit && !b.getRef().isEmpty()) {
+            return b.build();
+        }
+        b.setContextK(TensorCodec.float32(k, shape));
         // the same array means no adapter changed the values: send it once
         if (v != k) {
             b.setContextV(TensorCodec.float32(v, shape));
@@ -82,7 +108,7 @@ public final class StageMessages {
 
     private static Conditioning conditioning(boolean hasCond, dev.kiln.protocol.v1.Conditioning cond, boolean hasUncond,
                                              dev.kiln.protocol.v1.Conditioning uncond, String promptDropped,
-                                             String negativeDropped) {
+                                             String negativeDropped, ConditioningMemory memory) {
         if (!hasCond || !cond.hasContextK()) {
             throw new InvalidRequestException("cond", "cond.context_k is missing");
         }
@@ -95,11 +121,30 @@ public final class StageMessages {
         float[] uk = null;
         float[] uv = null;
         if (hasUncond) {
+            String ref = uncond.getRef();
             if (!uncond.hasContextK()) {
-                throw new InvalidRequestException("uncond", "uncond.context_k is missing");
+                if (ref.isEmpty()) {
+                    throw new InvalidRequestException("uncond", "uncond.context_k is missing");
+                }
+                ConditioningMemory.Held held = memory == null ? null : memory.get(ref);
+                if (held == null) {
+                    throw new UnknownConditioningRefException(ref);
+                }
+                if (held.k().length != k.length) {
+                    throw new InvalidRequestException("uncond", "uncond.ref " + ref + " names states of "
+                            + held.k().length + " values; cond has " + k.length);
+                }
+                uk = held.k();
+                uv = held.v();
+            } else {
+                uk = floats("uncond.context_k", uncond.getContextK(), shape);
+                uv = uncond.hasContextV() ? floats("uncond.context_v", uncond.getContextV(), shape) : uk;
+                if (!ref.isEmpty() && memory != null) {
+                    ConditioningMemory.Held held = memory.keep(ref, uk, uv);
+                    uk = held.k();
+                    uv = held.v();
+                }
             }
-            uk = floats("uncond.context_k", uncond.getContextK(), shape);
-            uv = uncond.hasContextV() ? floats("uncond.context_v", uncond.getContextV(), shape) : uk;
         }
         return new Conditioning(shape, k, v, uk, uv, promptDropped, negativeDropped);
     }
@@ -111,15 +156,24 @@ public final class StageMessages {
      * @param resultOnly   whether the caller watches no progress, so the denoiser sends no event per step
      */
     public static DenoiseRequest denoiseRequest(DenoiseSpec spec, int previewEvery, boolean resultOnly) {
+        return denoiseRequest(spec, previewEvery, resultOnly, "", false);
+    }
+
+    /**
+     * @param uncondRef  the ref of the negative prompt's states ("" for none)
+     * @param omitUncond whether the ref stands for them alone, the denoiser holding them
+     */
+    public static DenoiseRequest denoiseRequest(DenoiseSpec spec, int previewEvery, boolean resultOnly, String uncondRef,
+                                                boolean omitUncond) {
         Conditioning c = spec.conditioning();
         DenoiseRequest.Builder b = DenoiseRequest.newBuilder().setModelId(nullToEmpty(spec.model()))
-                .setCond(side(c.cond(), c.condV(), c.contextShape()))
+                .setCond(side(c.cond(), c.condV(), c.contextShape(), "", false))
                 .setWidth(spec.width()).setHeight(spec.height()).setSteps(spec.steps())
                 .setScheduler(nullToEmpty(spec.scheduler())).setGuidanceScale(spec.guidance())
                 .setStrength(spec.strength()).setPreviewEvery(previewEvery).setResultOnly(resultOnly)
                 .setUnet(nullToEmpty(spec.unet()));
         if (c.guided()) {
-            b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape()));
+            b.setUncond(side(c.uncond(), c.uncondV(), c.contextShape(), uncondRef, omitUncond));
         }
         for (long seed : spec.seeds()) {
             b.addSeeds(seed);
@@ -131,8 +185,17 @@ public final class StageMessages {
     }
 
     public static DenoiseSpec denoiseSpec(DenoiseRequest r) {
+        return denoiseSpec(r, null);
+    }
+
+    /**
+     * The spec of a request, its referenced states kept in (or, without tensors, taken from) {@code memory}.
+     *
+     * @throws UnknownConditioningRefException when a ref stands alone that {@code memory} does not hold
+     */
+    public static DenoiseSpec denoiseSpec(DenoiseRequest r, ConditioningMemory memory) {
         adaptersNotServed(r.getHypernetworksCount());
-        Conditioning c = conditioning(r.hasCond(), r.getCond(), r.hasUncond(), r.getUncond(), "", "");
+        Conditioning c = conditioning(r.hasCond(), r.getCond(), r.hasUncond(), r.getUncond(), "", "", memory);
         if (r.getSeedsCount() == 0) {
             throw new InvalidRequestException("seeds", "seeds is empty; give one seed per image");
         }

@@ -2,6 +2,7 @@ package dev.kiln.protocol.client;
 
 import dev.kiln.pipeline.GenerationPipeline;
 import dev.kiln.pipeline.model.ModelCatalog;
+import dev.kiln.protocol.ConditioningMemory;
 import java.time.Duration;
 import java.util.List;
 
@@ -25,8 +26,10 @@ public final class RemoteStages implements AutoCloseable {
         this.encoderChannel = new StageChannel("encoder", encoderAddress, defaultTimeout);
         this.denoiserChannel = new StageChannel("denoiser", denoiserAddress, defaultTimeout);
         this.decoderChannel = new StageChannel("decoder", decoderAddress, defaultTimeout);
-        this.encoder = new GrpcEncoderStage(encoderChannel);
-        this.denoiser = new GrpcDenoiserStage(denoiserChannel);
+        // what the encoder sends under refs, the denoiser client can send by ref
+        ConditioningMemory conditioning = new ConditioningMemory();
+        this.encoder = new GrpcEncoderStage(encoderChannel, conditioning);
+        this.denoiser = new GrpcDenoiserStage(denoiserChannel, conditioning);
         this.decoder = new GrpcDecoderStage(decoderChannel);
     }
 

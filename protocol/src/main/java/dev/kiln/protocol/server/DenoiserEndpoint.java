@@ -3,12 +3,15 @@ package dev.kiln.protocol.server;
 import dev.kiln.pipeline.denoise.DenoiseProgress;
 import dev.kiln.pipeline.stage.DenoiseSpec;
 import dev.kiln.pipeline.stage.DenoiserStage;
+import dev.kiln.protocol.ConditioningMemory;
 import dev.kiln.protocol.StageErrors;
 import dev.kiln.protocol.StageMessages;
+import dev.kiln.protocol.UnknownConditioningRefException;
 import dev.kiln.protocol.v1.DenoiseEvent;
 import dev.kiln.protocol.v1.DenoiseRequest;
 import dev.kiln.protocol.v1.DenoiserGrpc;
 import io.grpc.Context;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -29,6 +32,8 @@ public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
     private final Supplier<? extends DenoiserStage> stage;
     private final StageMonitor monitor;
     private final Executor executor;
+    /** Negative prompt states that gateways sent under a ref, for their requests that send the ref alone. */
+    private final ConditioningMemory memory = new ConditioningMemory();
 
     /**
      * @param executor where requests are checked and submitted (noise is drawn there); the denoising itself
@@ -54,10 +59,17 @@ public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
                 return;
             }
             try {
-                DenoiseSpec spec = StageMessages.denoiseSpec(request);
+                DenoiseSpec spec = StageMessages.denoiseSpec(request, memory);
                 DenoiseProgress progress = events(request, stream, cancelled);
                 stage.get().denoise(spec, progress, cancelled).whenComplete((latents, failure) ->
                         finish(stream, call, latents, failure));
+            } catch (UnknownConditioningRefException e) {
+                Metadata trailers = new Metadata();
+                trailers.put(UnknownConditioningRefException.TRAILER, e.ref());
+                synchronized (stream) {
+                    stream.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException(trailers));
+                }
+                call.end(Status.Code.FAILED_PRECONDITION.name().toLowerCase(java.util.Locale.ROOT));
             } catch (RuntimeException e) {
                 StageCall.fail(stream, call, e);
             }
