@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * once with {@link OverloadedException}.
  *
  * <p>One thread at a time drives the batch (admits arrivals, runs the UNet call, reports). That is the loop's
- * own thread, except for a caller of {@link #run} that finds nobody driving: it drives until its own request is
- * done, and hands what is left to the loop's thread.
+ * own thread, except for a caller of {@link #run} that finds the loop idle (nobody driving, nothing waiting or in
+ * flight): it drives until its own request is done, and hands what is left to the loop's thread.
  * A lone request so never waits for the loop's thread to wake up nor wakes its caller at the end: on these
  * virtual machines each of those hand-offs cost 0.1 ms, a sixth of a 64 px request's whole overhead
  * (bench/ overhead). Under load the loop's thread keeps driving, and callers wait as before.
@@ -157,8 +157,12 @@ public final class DenoiseLoop implements AutoCloseable {
         }
         lock.lock();
         try {
+            // only an idle loop is taken over: a caller that drives leaves the rest of the batch to the loop's
+            // thread when its own request is done, and under load that thread waiting for a core would stall
+            // everybody's next step (without a driver, the batch is nobody's to change, so it is read here)
+            boolean idle = !driving && !closed && arrivals.isEmpty() && batch.isEmpty() && held == null;
             arrivals.add(job);
-            if (mayDrive && !driving && !closed) {
+            if (mayDrive && idle) {
                 driving = true;
                 return true;
             }
