@@ -122,9 +122,9 @@ public final class DenoiseLoop implements AutoCloseable {
     }
 
     /**
-     * Submits a request's images and waits for their final latents, in order. While nobody else drives the
-     * batch, this thread does, until this request is done. Fails as {@link CompletableFuture#get()} on
-     * {@link #submit}'s future would.
+     * Submits a request's images and waits for their final latents, in order. When the loop is idle (nobody
+     * driving, nothing waiting or in flight), this thread drives it until this request is done. Fails as
+     * {@link CompletableFuture#get()} on {@link #submit}'s future would.
      *
      * @throws OverloadedException when {@code maxQueued} requests are already waiting or in flight
      */
@@ -145,7 +145,7 @@ public final class DenoiseLoop implements AutoCloseable {
         }
     }
 
-    /** Queues {@code job}; true when the caller may drive and now does, since nobody else did. */
+    /** Queues {@code job}; true when the caller may drive and now does, the loop having been idle. */
     private boolean enqueue(Job job, boolean mayDrive) {
         if (closed) {
             throw new IllegalStateException("denoise loop is closed");
