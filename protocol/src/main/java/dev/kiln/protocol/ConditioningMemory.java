@@ -47,9 +47,4 @@ public final class ConditioningMemory {
     public String refOf(float[] k) {
         return k == null ? null : refOfK.get(k);
     }
-
-    /** Forgets {@code ref}, as when the other end turned out not to hold it. */
-    public void forget(String ref) {
-        byRef.remove(ref);
-    }
 }

@@ -26,6 +26,8 @@ import java.util.concurrent.CancellationException;
  *   <tr><td>{@link StageUnavailableException}</td><td>UNAVAILABLE</td><td></td></tr>
  *   <tr><td>{@link CancellationException}</td><td>CANCELLED</td><td></td></tr>
  *   <tr><td>{@link ModelLoadException}</td><td>FAILED_PRECONDITION</td><td></td></tr>
+ *   <tr><td>{@link UnknownConditioningRefException}</td><td>FAILED_PRECONDITION</td><td>{@code kiln-unknown-conditioning-ref}:
+ *       the ref</td></tr>
  * </table>
  *
  * Anything else is a bug on the stage's side: INTERNAL with the exception's message.
@@ -35,6 +37,8 @@ public final class StageErrors {
     public static final Metadata.Key<String> PARAM = Metadata.Key.of("kiln-param", Metadata.ASCII_STRING_MARSHALLER);
     public static final Metadata.Key<String> MODEL = Metadata.Key.of("kiln-model", Metadata.ASCII_STRING_MARSHALLER);
     public static final Metadata.Key<String> AVAILABLE = Metadata.Key.of("kiln-available", Metadata.ASCII_STRING_MARSHALLER);
+    public static final Metadata.Key<String> UNKNOWN_CONDITIONING_REF =
+            Metadata.Key.of("kiln-unknown-conditioning-ref", Metadata.ASCII_STRING_MARSHALLER);
 
     private StageErrors() {
     }
@@ -65,6 +69,9 @@ public final class StageErrors {
             status = Status.CANCELLED;
         } else if (e instanceof ModelLoadException) {
             status = Status.FAILED_PRECONDITION;
+        } else if (e instanceof UnknownConditioningRefException u) {
+            status = Status.FAILED_PRECONDITION;
+            trailers.put(UNKNOWN_CONDITIONING_REF, ascii(u.ref()));
         } else {
             status = Status.INTERNAL;
         }

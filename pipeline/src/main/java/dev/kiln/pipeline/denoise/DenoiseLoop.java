@@ -300,18 +300,22 @@ public final class DenoiseLoop implements AutoCloseable {
     }
 
     private void drainArrivals() {
-        List<Job> come;
+        takeArrivals().forEach(this::admit);
+    }
+
+    /** Every request waiting to be admitted, taken out of the line. */
+    private List<Job> takeArrivals() {
         lock.lock();
         try {
             if (arrivals.isEmpty()) {
-                return;
+                return List.of();
             }
-            come = new ArrayList<>(arrivals);
+            List<Job> come = new ArrayList<>(arrivals);
             arrivals.clear();
+            return come;
         } finally {
             lock.unlock();
         }
-        come.forEach(this::admit);
     }
 
     private void admit(Job job) {
@@ -424,14 +428,6 @@ public final class DenoiseLoop implements AutoCloseable {
             held.result.completeExceptionally(new CancellationException("denoiser shutting down"));
             held = null;
         }
-        List<Job> waiting;
-        lock.lock();
-        try {
-            waiting = new ArrayList<>(arrivals);
-            arrivals.clear();
-        } finally {
-            lock.unlock();
-        }
-        waiting.forEach(j -> j.result.completeExceptionally(new CancellationException("denoiser shutting down")));
+        takeArrivals().forEach(j -> j.result.completeExceptionally(new CancellationException("denoiser shutting down")));
     }
 }

@@ -7,7 +7,7 @@ import dev.kiln.pipeline.stage.Conditioning;
 import dev.kiln.pipeline.text.RecentlyUsed;
 import dev.kiln.protocol.ConditioningMemory;
 import dev.kiln.protocol.StageMessages;
-import dev.kiln.protocol.UnknownConditioningRefException;
+import dev.kiln.protocol.StageErrors;
 import dev.kiln.protocol.v1.DenoiseEvent;
 import dev.kiln.protocol.v1.DenoiseRequest;
 import dev.kiln.protocol.v1.DenoiserGrpc;
@@ -40,7 +40,7 @@ import org.slf4j.LoggerFactory;
  * <p>Negative prompt states that came from the encoder under a ref ({@link ConditioningMemory}, shared with
  * {@link GrpcEncoderStage}) travel as that ref alone once the denoiser has taken them with an earlier request;
  * a denoiser that no longer holds them refuses the request (FAILED_PRECONDITION with
- * {@link UnknownConditioningRefException#TRAILER}), and it is sent again with the tensors.
+ * {@link StageErrors#UNKNOWN_CONDITIONING_REF}), and it is sent again with the tensors.
  */
 public final class GrpcDenoiserStage implements DenoiserStage, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(GrpcDenoiserStage.class);
@@ -215,7 +215,7 @@ public final class GrpcDenoiserStage implements DenoiserStage, AutoCloseable {
             Status s = Status.fromThrowable(t);
             Metadata trailers = Status.trailersFromThrowable(t);
             return s.getCode() == Status.Code.FAILED_PRECONDITION && trailers != null
-                    && trailers.containsKey(UnknownConditioningRefException.TRAILER);
+                    && trailers.containsKey(StageErrors.UNKNOWN_CONDITIONING_REF);
         }
 
         @Override

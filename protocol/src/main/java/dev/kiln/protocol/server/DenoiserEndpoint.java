@@ -6,12 +6,10 @@ import dev.kiln.pipeline.stage.DenoiserStage;
 import dev.kiln.protocol.ConditioningMemory;
 import dev.kiln.protocol.StageErrors;
 import dev.kiln.protocol.StageMessages;
-import dev.kiln.protocol.UnknownConditioningRefException;
 import dev.kiln.protocol.v1.DenoiseEvent;
 import dev.kiln.protocol.v1.DenoiseRequest;
 import dev.kiln.protocol.v1.DenoiserGrpc;
 import io.grpc.Context;
-import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -63,13 +61,6 @@ public class DenoiserEndpoint extends DenoiserGrpc.DenoiserImplBase {
                 DenoiseProgress progress = events(request, stream, cancelled);
                 stage.get().denoise(spec, progress, cancelled).whenComplete((latents, failure) ->
                         finish(stream, call, latents, failure));
-            } catch (UnknownConditioningRefException e) {
-                Metadata trailers = new Metadata();
-                trailers.put(UnknownConditioningRefException.TRAILER, e.ref());
-                synchronized (stream) {
-                    stream.onError(Status.FAILED_PRECONDITION.withDescription(e.getMessage()).asRuntimeException(trailers));
-                }
-                call.end(Status.Code.FAILED_PRECONDITION.name().toLowerCase(java.util.Locale.ROOT));
             } catch (RuntimeException e) {
                 StageCall.fail(stream, call, e);
             }

@@ -18,9 +18,9 @@ import dev.kiln.pipeline.stage.EncodeSpec;
 import dev.kiln.pipeline.stage.LocalDecoderStage;
 import dev.kiln.pipeline.stage.LocalDenoiserStage;
 import dev.kiln.pipeline.stage.LocalEncoderStage;
+import dev.kiln.protocol.StageErrors;
 import dev.kiln.protocol.StageMessages;
 import dev.kiln.protocol.TensorCodec;
-import dev.kiln.protocol.UnknownConditioningRefException;
 import dev.kiln.protocol.server.StageServer;
 import dev.kiln.protocol.v1.DenoiseEvent;
 import dev.kiln.protocol.v1.DenoiseRequest;
@@ -132,7 +132,7 @@ class ConditioningByRefTest {
                 () -> denoise(StageMessages.denoiseRequest(spec(c, 11), 0, true, "never-sent-1", true)));
         assertEquals(Status.Code.FAILED_PRECONDITION, e.getStatus().getCode());
         Metadata trailers = e.getTrailers();
-        assertEquals("never-sent-1", trailers.get(UnknownConditioningRefException.TRAILER));
+        assertEquals("never-sent-1", trailers.get(StageErrors.UNKNOWN_CONDITIONING_REF));
         assertTrue(e.getStatus().getDescription().contains("send its tensors"), e.getStatus().getDescription());
         // and the denoiser still serves
         assertArrayEquals(full, denoise(StageMessages.denoiseRequest(spec(c, 11), 0, true, ref, true)));
