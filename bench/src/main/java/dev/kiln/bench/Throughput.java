@@ -276,10 +276,11 @@ public final class Throughput {
      * 2-core machine's time from the UNet (4.8 ms per call against 3.8 embedded at c=16), and how much was
      * left varied from run to run (gRPC c=1 cells of 42-58 images/s). A server runs for hours; this measures
      * it as it then is. Each concurrency gets its own rounds because each takes paths the others did not.
+     * Compiling is measured as the compiler threads' own CPU time ({@link JitActivity}).
      */
     static void untilTheJitIsQuiet(Wiring wiring, GenerationRequest template, int clients) throws Exception {
-        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
-        if (jit == null || !jit.isCompilationTimeMonitoringSupported()) {
+        JitActivity jit = new JitActivity();
+        if (!jit.available()) {
             return;
         }
         int perClient = Math.max(2, 32 / clients);
@@ -288,14 +289,14 @@ public final class Throughput {
         int quiet = 0;
         double share;
         do {
-            long compiled0 = jit.getTotalCompilationTime();
+            jit.nanosSinceLast();
             long t0 = System.nanoTime();
             run(wiring, template, clients, perClient, new AtomicLong(3_000_000 + 1000L * rounds++));
-            share = (jit.getTotalCompilationTime() - compiled0) * 1e6 / (System.nanoTime() - t0);
+            share = (double) jit.nanosSinceLast() / (System.nanoTime() - t0);
             quiet = share < QUIET_JIT_SHARE ? quiet + 1 : 0;
         } while (quiet < 2 && System.nanoTime() - start < JIT_WARM_UP_LIMIT_NANOS);
         System.err.printf("warm-up at c=%d: %d rounds of %d full requests until the JIT compiled for %.1f%% of a core"
-                        + " (%.0f s)%s%n", clients, rounds, clients * perClient, 100 * share,
+                        + " (%s, %.0f s)%s%n", clients, rounds, clients * perClient, 100 * share, jit.source(),
                 (System.nanoTime() - start) / 1e9, quiet < 2 ? ", still compiling: measured anyway" : "");
     }
 
