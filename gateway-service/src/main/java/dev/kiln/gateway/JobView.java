@@ -40,7 +40,8 @@ public record JobView(String id, String object, String status, String model,
     /**
      * @param live   live progress ({step, total}) when this gateway runs the job, else null
      * @param url    the URL of picture i of the job
-     * @param image  picture i of the job (for {@code b64_json} results)
+     * @param image  picture i of the job (for {@code b64_json} results), or null to link every picture by its URL
+     *               whatever the job's response format (job lists, which would otherwise read every job's pictures)
      */
     static JobView of(Job job, int[] live, BiFunction<String, Integer, String> url, BiFunction<String, Integer, byte[]> image) {
         int step = live != null ? live[0] : job.step();
@@ -50,7 +51,7 @@ public record JobView(String id, String object, String status, String model,
         if (r != null) {
             List<ImageGenerationResponse.Item> items = new ArrayList<>();
             for (JobResult.Image img : r.images()) {
-                if ("b64_json".equals(r.responseFormat())) {
+                if ("b64_json".equals(r.responseFormat()) && image != null) {
                     byte[] png = image.apply(job.id(), img.index());
                     items.add(new ImageGenerationResponse.Item(null, png == null ? null : Base64.getEncoder().encodeToString(png),
                             img.revisedPrompt(), img.seed()));

@@ -7,6 +7,7 @@ import dev.kiln.gateway.jobs.JobEvent;
 import dev.kiln.gateway.jobs.JobEvents;
 import dev.kiln.gateway.jobs.JobStatus;
 import dev.kiln.pipeline.GenerationSettings;
+import dev.kiln.pipeline.error.InvalidRequestException;
 import dev.kiln.pipeline.error.OverloadedException;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -26,8 +27,10 @@ import jakarta.ws.rs.sse.Sse;
 import jakarta.ws.rs.sse.SseEventSink;
 import java.net.URI;
 import java.time.Instant;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
@@ -35,6 +38,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BiFunction;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -89,6 +93,42 @@ public class JobsResource {
         }
         URI location = uri.getBaseUriBuilder().path("v1/jobs").path(job.id()).build();
         return Response.accepted(view(job, uri)).location(location).build();
+    }
+
+    /** Most jobs one page lists. */
+    static final int MAX_PAGE = 100;
+
+    @GET
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(summary = "List jobs, newest first", description = "A page of jobs (each as GET /v1/jobs/{id} shows it, "
+            + "with pictures always as URLs), optionally only those in one status. While has_more is true, "
+            + "GET /v1/jobs?before=<last_id> gives the next page.")
+    @APIResponse(responseCode = "200", description = "A page of jobs",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, schema = @Schema(implementation = JobList.class)))
+    @APIResponse(responseCode = "400", description = "Unknown status, a limit out of range, or a cursor naming no job",
+            content = @Content(schema = @Schema(implementation = ApiError.class)))
+    public JobList list(@Parameter(description = "queued, running, succeeded, failed or cancelled") @QueryParam("status") String status,
+                        @Parameter(description = "jobs per page, 1 to 100 (default 20)") @QueryParam("limit") Integer limit,
+                        @Parameter(description = "the last_id of the previous page") @QueryParam("before") String before,
+                        @Context UriInfo uri) {
+        JobStatus only = null;
+        if (status != null && !status.isBlank()) {
+            only = Arrays.stream(JobStatus.values()).filter(v -> v.wireName().equals(status)).findFirst()
+                    .orElseThrow(() -> new InvalidRequestException("status", "status '" + status + "' is not one of "
+                            + "queued, running, succeeded, failed, cancelled"));
+        }
+        int n = limit == null ? 20 : limit;
+        if (n < 1 || n > MAX_PAGE) {
+            throw new InvalidRequestException("limit", "limit must be between 1 and " + MAX_PAGE + ", was " + n);
+        }
+        if (before != null && jobs.store().get(before).isEmpty()) {
+            throw new InvalidRequestException("before", "before names no job ('" + before + "'); pass the last_id "
+                    + "of the previous page, or leave it out for the newest jobs");
+        }
+        List<Job> page = jobs.store().list(only, n + 1, before);
+        List<JobView> views = page.stream().limit(n)
+                .map(j -> JobView.of(j, jobs.runner().progress(j.id()), pictureUrl(uri), null)).toList();
+        return JobList.of(views, page.size() > n);
     }
 
     @GET
@@ -298,8 +338,10 @@ public class JobsResource {
     }
 
     private JobView view(Job job, UriInfo uri) {
-        return JobView.of(job, jobs.runner().progress(job.id()),
-                (id, i) -> uri.getBaseUriBuilder().path("v1/jobs").path(id).path("images").path(i + ".png").build().toString(),
-                jobs.store()::image);
+        return JobView.of(job, jobs.runner().progress(job.id()), pictureUrl(uri), jobs.store()::image);
+    }
+
+    private static BiFunction<String, Integer, String> pictureUrl(UriInfo uri) {
+        return (id, i) -> uri.getBaseUriBuilder().path("v1/jobs").path(id).path("images").path(i + ".png").build().toString();
     }
 }

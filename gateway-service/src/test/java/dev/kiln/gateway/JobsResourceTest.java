@@ -12,6 +12,7 @@ import static org.hamcrest.Matchers.startsWith;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quarkus.test.common.http.TestHTTPResource;
@@ -192,6 +193,49 @@ class JobsResourceTest {
                 .body("error.code", equalTo("job_finished"))
                 .body("error.message", containsString("already succeeded"));
         given().get("/v1/jobs/" + id).then().body("status", equalTo("succeeded"));
+    }
+
+    @Test
+    void jobsAreListedNewestFirstAPageAtATime() throws Exception {
+        String a = submit(SMALL.replace("\"seed\": 11", "\"seed\": 21"));
+        String b = submit(SMALL.replace("\"seed\": 11", "\"seed\": 22").replace("\"n\": 2", "\"n\": 1")
+                .replace("}", ", \"response_format\": \"b64_json\"}"));
+        String c = submit(SMALL.replace("\"seed\": 11", "\"seed\": 23"));
+        for (String id : List.of(a, b, c)) {
+            awaitFinal(id);
+        }
+
+        JsonPath first = given().get("/v1/jobs?limit=2").then().statusCode(200).extract().jsonPath();
+        assertEquals("list", first.getString("object"));
+        assertEquals(List.of(c, b), first.getList("data.id"));
+        assertEquals(b, first.getString("last_id"));
+        assertEquals(true, first.getBoolean("has_more"));
+        // a list links pictures even for b64_json jobs, so a page never carries every job's PNGs
+        assertEquals("succeeded", first.getString("data[1].status"));
+        assertTrue(first.getString("data[1].result.data[0].url").endsWith("/v1/jobs/" + b + "/images/0.png"),
+                first.prettify());
+        assertNull(first.get("data[1].result.data[0].b64_json"));
+
+        JsonPath next = given().get("/v1/jobs?limit=2&before=" + b).then().statusCode(200).extract().jsonPath();
+        assertEquals(a, next.getString("data[0].id"));
+
+        List<String> succeeded = given().get("/v1/jobs?status=succeeded&limit=100").then().statusCode(200)
+                .extract().jsonPath().getList("data.status");
+        assertTrue(succeeded.size() >= 3 && succeeded.stream().allMatch("succeeded"::equals), succeeded.toString());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "unknown status|status=done|status|not one of queued, running, succeeded, failed, cancelled",
+        "limit zero|limit=0|limit|between 1 and 100",
+        "limit too big|limit=101|limit|between 1 and 100",
+        "cursor naming no job|before=no-such-job|before|names no job",
+    })
+    void badListQueriesAre400InOpenAiShape(String name, String query, String param, String message) {
+        given().get("/v1/jobs?" + query).then().statusCode(400)
+                .body("error.type", equalTo("invalid_request_error"))
+                .body("error.param", equalTo(param))
+                .body("error.message", containsString(message));
     }
 
     @ParameterizedTest(name = "{0} {1}")

@@ -23,6 +23,14 @@ public interface JobStore extends AutoCloseable {
 
     Optional<Job> get(String id);
 
+    /**
+     * Jobs newest first (by creation, then id), at most {@code limit} of them.
+     *
+     * @param status only jobs in this state, or null for all
+     * @param before only jobs older than this job (a cursor: the last id of the previous page), or null from the newest
+     */
+    List<Job> list(JobStatus status, int limit, String before);
+
     /** The oldest queued job, now running under {@code owner}; empty when none waits. */
     Optional<Job> claim(String owner);
 

@@ -4,6 +4,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -42,6 +43,20 @@ public final class MemoryJobStore implements JobStore {
     public synchronized Optional<Job> get(String id) {
         return Optional.ofNullable(jobs.get(id));
     }
+
+    @Override
+    public synchronized List<Job> list(JobStatus status, int limit, String before) {
+        Job cursor = before == null ? null : jobs.get(before);
+        return jobs.values().stream()
+                .filter(j -> status == null || j.status() == status)
+                .filter(j -> cursor == null || NEWEST_FIRST.compare(j, cursor) > 0)
+                .sorted(NEWEST_FIRST)
+                .limit(limit)
+                .toList();
+    }
+
+    private static final Comparator<Job> NEWEST_FIRST =
+            Comparator.comparing(Job::createdAt).thenComparing(Job::id).reversed();
 
     @Override
     public synchronized Optional<Job> claim(String owner) {

@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -48,6 +49,25 @@ public final class PostgresJobStore implements JobStore {
     @Override
     public Optional<Job> get(String id) {
         return one("SELECT " + COLUMNS + " FROM kiln_job WHERE id = ?", id);
+    }
+
+    @Override
+    public List<Job> list(JobStatus status, int limit, String before) {
+        String wire = status == null ? null : status.wireName();
+        try (Connection c = db.getConnection(); PreparedStatement s = c.prepareStatement("SELECT " + COLUMNS
+                + " FROM kiln_job WHERE (?::text IS NULL OR status = ?) AND (?::text IS NULL OR (created_at, id) < "
+                + "(SELECT created_at, id FROM kiln_job WHERE id = ?)) ORDER BY created_at DESC, id DESC LIMIT ?")) {
+            bind(s, wire, wire, before, before, limit);
+            List<Job> out = new ArrayList<>();
+            try (ResultSet r = s.executeQuery()) {
+                while (r.next()) {
+                    out.add(job(r));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw failure("list jobs", e);
+        }
     }
 
     @Override

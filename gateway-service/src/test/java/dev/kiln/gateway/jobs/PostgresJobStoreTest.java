@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.pipeline.error.OverloadedException;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
@@ -41,6 +42,39 @@ class PostgresJobStoreTest {
 
     static Job job(String id, Instant created) {
         return Job.queued(id, "{\"prompt\": \"" + id + "\", \"seed\": 1}", "sd15-tiny-kiln", 20, created);
+    }
+
+    @Test
+    void jobsListNewestFirstByStatusAndPageByTheLastId() {
+        Instant t0 = Instant.now().truncatedTo(ChronoUnit.MILLIS);
+        // "b" and "c" share a creation time: the id breaks the tie, so pages never skip or repeat a job
+        store.add(job("a", t0), 10);
+        store.add(job("b", t0.plusSeconds(1)), 10);
+        store.add(job("c", t0.plusSeconds(1)), 10);
+        store.add(job("d", t0.plusSeconds(2)), 10);
+        store.claim("gw-1"); // "a", the oldest queued
+        store.succeed("a", new JobResult(1, "url", List.of(), List.of()), List.of());
+
+        assertEquals(List.of("d", "c", "b", "a"), ids(store.list(null, 10, null)));
+        assertEquals(List.of("d", "c"), ids(store.list(null, 2, null)));
+        assertEquals(List.of("b", "a"), ids(store.list(null, 2, "c")));
+        assertEquals(List.of(), ids(store.list(null, 2, "a")));
+        assertEquals(List.of("d", "c", "b"), ids(store.list(JobStatus.QUEUED, 10, null)));
+        assertEquals(List.of("b"), ids(store.list(JobStatus.QUEUED, 10, "c")));
+        assertEquals(List.of("a"), ids(store.list(JobStatus.SUCCEEDED, 10, null)));
+        assertEquals(List.of(), ids(store.list(JobStatus.RUNNING, 10, null)));
+        // the memory store of embedded mode orders and pages the same way
+        MemoryJobStore memory = new MemoryJobStore(100, Clock.systemUTC());
+        for (Job j : store.list(null, 10, null)) {
+            memory.add(j, 10);
+        }
+        assertEquals(List.of("d", "c", "b", "a"), ids(memory.list(null, 10, null)));
+        assertEquals(List.of("b", "a"), ids(memory.list(null, 2, "c")));
+        assertEquals(List.of("a"), ids(memory.list(JobStatus.SUCCEEDED, 10, null)));
+    }
+
+    static List<String> ids(List<Job> jobs) {
+        return jobs.stream().map(Job::id).toList();
     }
 
     @Test
