@@ -215,6 +215,10 @@ class JobsResourceTest {
         assertTrue(first.getString("data[1].result.data[0].url").endsWith("/v1/jobs/" + b + "/images/0.png"),
                 first.prettify());
         assertNull(first.get("data[1].result.data[0].b64_json"));
+        byte[] linked = given().get("/v1/jobs/" + b + "/images/0.png").then().statusCode(200).contentType("image/png")
+                .extract().asByteArray();
+        assertArrayEquals(Base64.getDecoder().decode(
+                given().get("/v1/jobs/" + b).jsonPath().getString("result.data[0].b64_json")), linked);
 
         JsonPath next = given().get("/v1/jobs?limit=2&before=" + b).then().statusCode(200).extract().jsonPath();
         assertEquals(a, next.getString("data[0].id"));
