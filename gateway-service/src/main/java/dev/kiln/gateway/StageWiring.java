@@ -83,8 +83,10 @@ public class StageWiring {
     private void load() {
         try {
             OnnxRuntimeOptions options = new OnnxRuntimeOptions(provider, 0, true, threads);
-            ModelCatalog catalog = ModelCatalog.shipped(modelsDir.toAbsolutePath().normalize(), defaultModel.orElse(null), options);
-            // distributed mode reads the package too: request defaults, size rules and latent shapes come from it
+            ModelCatalog shipped = ModelCatalog.shipped(modelsDir.toAbsolutePath().normalize(), defaultModel.orElse(null), options);
+            // distributed mode reads the packages too (request defaults, size rules and latent shapes), but the
+            // stages run them: it describes them, holding none of their weights
+            ModelCatalog catalog = mode.equals(DISTRIBUTED) ? shipped.describingOnly() : shipped;
             catalog.get(catalog.defaultId());
             if (mode.equals(DISTRIBUTED)) {
                 remote = new RemoteStages(encoderAddress, denoiserAddress, decoderAddress, timeout);

@@ -5,6 +5,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.kiln.pipeline.GenerationPipeline;
@@ -18,6 +19,7 @@ import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
+import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -48,6 +50,9 @@ class DistributedModeTest {
                 + ", \"n\": 2, \"scheduler\": \"dpmpp_2m\", \"response_format\": \"b64_json\"}";
     }
 
+    @Inject
+    StageWiring stages;
+
     @BeforeEach
     void waitUntilReady() throws InterruptedException {
         Instant end = Instant.now().plus(Duration.ofSeconds(60));
@@ -73,6 +78,11 @@ class DistributedModeTest {
         }
         given().get("/q/metrics").then()
                 .body(containsString("kiln_images_total{mode=\"distributed\",model=\"sd15-tiny-kiln\"}"));
+        // the gateway resolved and served the request from the package's description: no session, no weights here
+        given().get("/v1/models").then().statusCode(200);
+        for (String id : stages.pipeline().catalog().ids()) {
+            assertFalse(stages.pipeline().catalog().get(id).hasSessions(), id + " holds ONNX Runtime sessions in the gateway");
+        }
     }
 
     @Test

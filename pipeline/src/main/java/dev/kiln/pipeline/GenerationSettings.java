@@ -108,7 +108,7 @@ public record GenerationSettings(String model, String prompt, String negativePro
             } catch (IllegalArgumentException e) {
                 throw new InvalidRequestException("image", e.getMessage());
             }
-            if (pkg.vaeEncoder().isEmpty()) {
+            if (!pkg.hasVaeEncoder()) {
                 throw new InvalidRequestException("image", "model " + pkg.id()
                         + " ships no vae_encoder, so it cannot do image-to-image");
             }

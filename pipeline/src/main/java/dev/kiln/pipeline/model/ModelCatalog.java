@@ -23,6 +23,7 @@ public final class ModelCatalog implements AutoCloseable {
     /**
      * @param roots     package folders by id, in the order they are listed
      * @param defaultId the id used when a request names no model
+     * @param options   how sessions are opened, or null to describe the packages only ({@link #describingOnly()})
      */
     public ModelCatalog(Map<String, Path> roots, String defaultId, OnnxRuntimeOptions options) {
         if (roots.isEmpty()) {
@@ -80,6 +81,14 @@ public final class ModelCatalog implements AutoCloseable {
             throw new ModelNotFoundException(d, all.ids());
         }
         return new ModelCatalog(all.roots, d, options);
+    }
+
+    /**
+     * The same packages and default, each {@linkplain ModelPackage#describe described only}: layouts and
+     * defaults for resolving requests, and no ONNX Runtime session in this process.
+     */
+    public ModelCatalog describingOnly() {
+        return new ModelCatalog(roots, defaultId, null);
     }
 
     /** The shipped packages a newcomer should get, best first. */

@@ -72,10 +72,20 @@ public final class ModelPackage implements AutoCloseable {
         this.options = options;
         List<OnnxModel> opened = new ArrayList<>();
         try {
-            this.textEncoder = track(opened, OnnxModel.open(root.resolve("text_encoder/model.onnx"), id + ": text_encoder/model.onnx", options));
-            this.unet = track(opened, OnnxModel.open(root.resolve("unet/model.onnx"), id + ": unet/model.onnx", options));
-            this.vaeDecoder = track(opened, OnnxModel.open(root.resolve("vae_decoder/model.onnx"), id + ": vae_decoder/model.onnx", options));
-            this.layout = readLayout();
+            if (options == null) {
+                // described only: the signatures, read without the weights, and no sessions
+                this.textEncoder = null;
+                this.unet = null;
+                this.vaeDecoder = null;
+                signature("vae_decoder/model.onnx"); // read so that a missing or broken decoder fails here too
+                this.layout = readLayout(signature("text_encoder/model.onnx"), signature("unet/model.onnx"));
+            } else {
+                this.textEncoder = track(opened, OnnxModel.open(root.resolve("text_encoder/model.onnx"), id + ": text_encoder/model.onnx", options));
+                this.unet = track(opened, OnnxModel.open(root.resolve("unet/model.onnx"), id + ": unet/model.onnx", options));
+                this.vaeDecoder = track(opened, OnnxModel.open(root.resolve("vae_decoder/model.onnx"), id + ": vae_decoder/model.onnx", options));
+                this.layout = readLayout(new Signature(textEncoder.label(), textEncoder.inputs(), textEncoder.outputs()),
+                        new Signature(unet.label(), unet.inputs(), unet.outputs()));
+            }
             checkComponents();
             this.defaultRole = readDefaultRole();
         } catch (RuntimeException e) {
@@ -96,6 +106,23 @@ public final class ModelPackage implements AutoCloseable {
      */
     public static ModelPackage load(Path root, OnnxRuntimeOptions options) {
         return load(root.getFileName().toString(), root, options);
+    }
+
+    /**
+     * The package in {@code root} described only: its manifest, scheduler, conditioning layout and components, with
+     * the layout read from the ONNX files' declared inputs and outputs, and no ONNX Runtime session (so none of the
+     * weights) in memory. For a process that resolves requests but runs no stage, such as the distributed gateway;
+     * asking it for a session fails.
+     *
+     * @throws ModelLoadException naming the missing or broken file
+     */
+    public static ModelPackage describe(String id, Path root) {
+        return load(id, root, null);
+    }
+
+    /** Whether this package holds ONNX Runtime sessions, or was {@linkplain #describe described} only. */
+    public boolean hasSessions() {
+        return options != null;
     }
 
     public static ModelPackage load(String id, Path root, OnnxRuntimeOptions options) {
@@ -130,7 +157,28 @@ public final class ModelPackage implements AutoCloseable {
         }
     }
 
-    private ConditioningLayout readLayout() {
+    /** A model's declared inputs and outputs, from its session or from its file. */
+    private record Signature(String label, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs) {
+        TensorSpec input(String name) {
+            TensorSpec s = inputs.get(name);
+            if (s == null) {
+                throw new ModelLoadException(label + " has no input '" + name + "' (inputs: " + inputs.keySet() + ")");
+            }
+            return s;
+        }
+    }
+
+    private Signature signature(String relative) {
+        Path file = root.resolve(relative);
+        String label = id + ": " + relative;
+        if (!Files.isRegularFile(file)) {
+            throw new ModelLoadException(label + " is missing (looked for " + file + ")");
+        }
+        OnnxSignature read = OnnxSignature.read(file, label);
+        return new Signature(label, read.inputs(), read.outputs());
+    }
+
+    private ConditioningLayout readLayout(Signature textEncoder, Signature unet) {
         JsonNode c = manifest.path("conditioning");
         TensorSpec ids = textEncoder.input("input_ids");
         int maxTokens = ids.rank() == 2 && ids.dim(1) > 0 ? (int) ids.dim(1) : c.path("max_tokens").asInt(77);
@@ -247,11 +295,11 @@ public final class ModelPackage implements AutoCloseable {
     }
 
     public OnnxModel textEncoder() {
-        return textEncoder;
+        return sessions(textEncoder);
     }
 
     public OnnxModel unet() {
-        return unet;
+        return sessions(unet);
     }
 
     /** The UNets this package offers: the teacher always, the student when {@code kiln.json} names one. */
@@ -272,7 +320,7 @@ public final class ModelPackage implements AutoCloseable {
      */
     public OnnxModel unet(UNetRole role) {
         if (role == UNetRole.TEACHER) {
-            return unet;
+            return unet();
         }
         return component(STUDENT_UNET).orElseThrow(() -> new IllegalArgumentException("model " + id
                 + " has no one-step student UNet; it offers: " + roles().stream().map(UNetRole::id).toList()));
@@ -306,7 +354,7 @@ public final class ModelPackage implements AutoCloseable {
     }
 
     public OnnxModel vaeDecoder() {
-        return vaeDecoder;
+        return sessions(vaeDecoder);
     }
 
     /** The VAE encoder, needed only for image-to-image; empty when the package ships none. */
@@ -326,6 +374,19 @@ public final class ModelPackage implements AutoCloseable {
         return component(name, rel.asText());
     }
 
+    /** Whether the package ships a VAE encoder (image-to-image), without opening it. */
+    public boolean hasVaeEncoder() {
+        return Files.exists(root.resolve("vae_encoder/model.onnx"));
+    }
+
+    private OnnxModel sessions(OnnxModel m) {
+        if (m == null) {
+            throw new IllegalStateException("model " + id + " was described only (its layout and defaults, for "
+                    + "resolving requests); its sessions run in the stage services, not in this process");
+        }
+        return m;
+    }
+
     private synchronized Optional<OnnxModel> component(String name, String relative) {
         OnnxModel m = optional.get(name);
         if (m == null) {
@@ -333,7 +394,7 @@ public final class ModelPackage implements AutoCloseable {
             if (!Files.exists(p) && name.equals("vae_encoder")) {
                 return Optional.empty();
             }
-            m = OnnxModel.open(p, id + ": " + relative, options);
+            m = OnnxModel.open(p, id + ": " + relative, sessionOptions());
             optional.put(name, m);
         }
         return Optional.of(m);
@@ -352,11 +413,20 @@ public final class ModelPackage implements AutoCloseable {
         return manifest.path("defaults").path(key).asDouble(fallback);
     }
 
+    private OnnxRuntimeOptions sessionOptions() {
+        if (options == null) {
+            sessions(null);
+        }
+        return options;
+    }
+
     @Override
     public synchronized void close() {
-        textEncoder.close();
-        unet.close();
-        vaeDecoder.close();
+        if (textEncoder != null) {
+            textEncoder.close();
+            unet.close();
+            vaeDecoder.close();
+        }
         optional.values().forEach(OnnxModel::close);
         optional.clear();
     }

@@ -2,15 +2,41 @@ package dev.kiln.pipeline.model;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.onnxruntime.OnnxJavaType;
 import dev.kiln.pipeline.Fixtures;
 import dev.kiln.pipeline.denoise.UNet;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** Both Stable Diffusion export flavours (and Kiln's own) load, with what each session declares read from it. */
 class ModelPackageTest {
+    @Test
+    void aDescribedPackageHasTheLoadedLayoutAndDefaultsAndNoSessions() {
+        List<Path> roots = new ArrayList<>(Fixtures.ALL.stream().map(Fixtures::dir).toList());
+        Fixtures.emojiTiny().ifPresent(roots::add);
+        for (Path root : roots) {
+            String id = root.getFileName().toString();
+            try (ModelPackage loaded = ModelPackage.load(id, root, OnnxRuntimeOptions.cpu());
+                 ModelPackage described = ModelPackage.describe(id, root)) {
+                assertEquals(loaded.layout(), described.layout(), id);
+                assertEquals(loaded.roles(), described.roles(), id);
+                assertEquals(loaded.defaultRole(), described.defaultRole(), id);
+                assertEquals(loaded.samplingDefaults(loaded.defaultRole()), described.samplingDefaults(described.defaultRole()), id);
+                assertEquals(loaded.vaeEncoder().isPresent(), described.hasVaeEncoder(), id);
+                assertTrue(loaded.hasSessions(), id);
+                assertFalse(described.hasSessions(), id);
+                IllegalStateException e = assertThrows(IllegalStateException.class, described::unet, id);
+                assertTrue(e.getMessage().contains("described only"), e.getMessage());
+                assertThrows(IllegalStateException.class, described::vaeEncoder, id);
+            }
+        }
+    }
+
     @Test
     void diffusersFlavour() {
         try (ModelPackage p = ModelPackage.load(Fixtures.dir(Fixtures.DIFFUSERS), OnnxRuntimeOptions.cpu())) {
