@@ -259,6 +259,7 @@ public final class ModelPackage implements AutoCloseable {
         return layout;
     }
 
+    /** How this package's sessions are opened; null for a package {@linkplain #describe described} only. */
     public OnnxRuntimeOptions runtimeOptions() {
         return options;
     }
@@ -381,10 +382,14 @@ public final class ModelPackage implements AutoCloseable {
 
     private OnnxModel sessions(OnnxModel m) {
         if (m == null) {
-            throw new IllegalStateException("model " + id + " was described only (its layout and defaults, for "
-                    + "resolving requests); its sessions run in the stage services, not in this process");
+            throw describedOnly();
         }
         return m;
+    }
+
+    private IllegalStateException describedOnly() {
+        return new IllegalStateException("model " + id + " was described only (its layout and defaults, for "
+                + "resolving requests); its sessions run in the stage services, not in this process");
     }
 
     private synchronized Optional<OnnxModel> component(String name, String relative) {
@@ -415,7 +420,7 @@ public final class ModelPackage implements AutoCloseable {
 
     private OnnxRuntimeOptions sessionOptions() {
         if (options == null) {
-            sessions(null);
+            throw describedOnly();
         }
         return options;
     }
