@@ -83,8 +83,7 @@ public final class ModelPackage implements AutoCloseable {
                 this.textEncoder = track(opened, OnnxModel.open(root.resolve("text_encoder/model.onnx"), id + ": text_encoder/model.onnx", options));
                 this.unet = track(opened, OnnxModel.open(root.resolve("unet/model.onnx"), id + ": unet/model.onnx", options));
                 this.vaeDecoder = track(opened, OnnxModel.open(root.resolve("vae_decoder/model.onnx"), id + ": vae_decoder/model.onnx", options));
-                this.layout = readLayout(new Signature(textEncoder.label(), textEncoder.inputs(), textEncoder.outputs()),
-                        new Signature(unet.label(), unet.inputs(), unet.outputs()));
+                this.layout = readLayout(textEncoder.signature(), unet.signature());
             }
             checkComponents();
             this.defaultRole = readDefaultRole();
@@ -157,28 +156,18 @@ public final class ModelPackage implements AutoCloseable {
         }
     }
 
-    /** A model's declared inputs and outputs, from its session or from its file. */
-    private record Signature(String label, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs) {
-        TensorSpec input(String name) {
-            TensorSpec s = inputs.get(name);
-            if (s == null) {
-                throw new ModelLoadException(label + " has no input '" + name + "' (inputs: " + inputs.keySet() + ")");
-            }
-            return s;
-        }
-    }
-
-    private Signature signature(String relative) {
+    /** What the file at {@code relative} declares, read without its weights. */
+    private OnnxSignature signature(String relative) {
         Path file = root.resolve(relative);
         String label = id + ": " + relative;
         if (!Files.isRegularFile(file)) {
             throw new ModelLoadException(label + " is missing (looked for " + file + ")");
         }
-        OnnxSignature read = OnnxSignature.read(file, label);
-        return new Signature(label, read.inputs(), read.outputs());
+        return OnnxSignature.read(file, label);
     }
 
-    private ConditioningLayout readLayout(Signature textEncoder, Signature unet) {
+    /** The layout from the text encoder's and UNet's declared inputs and outputs, and {@code kiln.json}. */
+    private ConditioningLayout readLayout(OnnxSignature textEncoder, OnnxSignature unet) {
         JsonNode c = manifest.path("conditioning");
         TensorSpec ids = textEncoder.input("input_ids");
         int maxTokens = ids.rank() == 2 && ids.dim(1) > 0 ? (int) ids.dim(1) : c.path("max_tokens").asInt(77);

@@ -36,6 +36,7 @@ public final class OnnxModel implements AutoCloseable {
     private final String label;
     private final OrtEnvironment env;
     private final OrtSession session;
+    private final OnnxSignature signature;
     private final Map<String, TensorSpec> inputs;
     private final Map<String, TensorSpec> outputs;
     private final LongAdder runNanos = new LongAdder();
@@ -47,6 +48,7 @@ public final class OnnxModel implements AutoCloseable {
         this.session = session;
         this.inputs = specs(session.getInputInfo());
         this.outputs = specs(session.getOutputInfo());
+        this.signature = new OnnxSignature(label, inputs, outputs);
     }
 
     /**
@@ -113,17 +115,18 @@ public final class OnnxModel implements AutoCloseable {
         return outputs;
     }
 
+    /** The inputs and outputs as the session reports them. */
+    public OnnxSignature signature() {
+        return signature;
+    }
+
     public boolean hasInput(String name) {
         return inputs.containsKey(name);
     }
 
     /** The declared spec of input {@code name}; a {@link ModelLoadException} names what the model has instead. */
     public TensorSpec input(String name) {
-        TensorSpec s = inputs.get(name);
-        if (s == null) {
-            throw new ModelLoadException(label + " has no input '" + name + "' (inputs: " + inputs.keySet() + ")");
-        }
-        return s;
+        return signature.input(name);
     }
 
     /** Total nanoseconds spent inside {@code OrtSession.run} since the model was opened. */

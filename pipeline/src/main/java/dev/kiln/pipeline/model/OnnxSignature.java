@@ -25,10 +25,29 @@ import java.util.Set;
  * Runtime's session leaves them out.
  */
 public final class OnnxSignature {
+    // The fields read, as protobuf tags (field number << 3 | wire type: 0 varint, 2 length-delimited) of onnx.proto
+    private static final int MODEL_GRAPH = 7 << 3 | 2;          // ModelProto.graph
+    private static final int GRAPH_INITIALIZER = 5 << 3 | 2;    // GraphProto.initializer
+    private static final int GRAPH_INPUT = 11 << 3 | 2;         // GraphProto.input
+    private static final int GRAPH_OUTPUT = 12 << 3 | 2;        // GraphProto.output
+    private static final int TENSOR_NAME = 8 << 3 | 2;          // TensorProto.name
+    private static final int VALUE_NAME = 1 << 3 | 2;           // ValueInfoProto.name
+    private static final int VALUE_TYPE = 2 << 3 | 2;           // ValueInfoProto.type
+    private static final int TYPE_TENSOR = 1 << 3 | 2;          // TypeProto.tensor_type
+    private static final int TENSOR_ELEM_TYPE = 1 << 3;         // TypeProto.Tensor.elem_type
+    private static final int TENSOR_SHAPE = 2 << 3 | 2;         // TypeProto.Tensor.shape
+    private static final int SHAPE_DIM = 1 << 3 | 2;            // TensorShapeProto.dim
+    private static final int DIM_VALUE = 1 << 3;                // TensorShapeProto.Dimension.dim_value
+
+    private final String label;
     private final Map<String, TensorSpec> inputs;
     private final Map<String, TensorSpec> outputs;
 
-    private OnnxSignature(Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs) {
+    /**
+     * @param label names the model in errors, e.g. {@code unet/model.onnx}
+     */
+    public OnnxSignature(String label, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs) {
+        this.label = label;
         this.inputs = inputs;
         this.outputs = outputs;
     }
@@ -43,6 +62,15 @@ public final class OnnxSignature {
         return outputs;
     }
 
+    /** The declared spec of input {@code name}; a {@link ModelLoadException} names what the model has instead. */
+    public TensorSpec input(String name) {
+        TensorSpec s = inputs.get(name);
+        if (s == null) {
+            throw new ModelLoadException(label + " has no input '" + name + "' (inputs: " + inputs.keySet() + ")");
+        }
+        return s;
+    }
+
     /**
      * @throws ModelLoadException naming the file when it cannot be read or is not an ONNX model
      */
@@ -51,25 +79,23 @@ public final class OnnxSignature {
             List<TensorSpec> ins = new ArrayList<>();
             List<TensorSpec> outs = new ArrayList<>();
             Set<String> initializers = new HashSet<>();
-            boolean graph = false;
-            while (!in.atEnd()) {
-                long tag = in.varint();
-                if (tag >>> 3 == 7 && (tag & 7) == 2) { // ModelProto.graph
-                    long end = in.position() + in.varint();
-                    readGraph(in, end, ins, outs, initializers);
-                    graph = true;
-                } else {
-                    in.skipField(tag);
+            boolean[] graph = {false};
+            in.fields(in.length(), tag -> {
+                if (tag != MODEL_GRAPH) {
+                    return false;
                 }
-            }
-            if (!graph) {
+                readGraph(in, in.messageEnd(), ins, outs, initializers);
+                graph[0] = true;
+                return true;
+            });
+            if (!graph[0]) {
                 throw new ModelLoadException(label + " is not a loadable ONNX model: it has no graph");
             }
             Map<String, TensorSpec> inputs = new LinkedHashMap<>();
             ins.stream().filter(s -> !initializers.contains(s.name())).forEach(s -> inputs.put(s.name(), s));
             Map<String, TensorSpec> outputs = new LinkedHashMap<>();
             outs.forEach(s -> outputs.put(s.name(), s));
-            return new OnnxSignature(inputs, outputs);
+            return new OnnxSignature(label, inputs, outputs);
         } catch (IOException | IllegalStateException e) {
             throw new ModelLoadException(label + " is not a loadable ONNX model: " + e.getMessage(), e);
         }
@@ -77,83 +103,68 @@ public final class OnnxSignature {
 
     private static void readGraph(Wire in, long end, List<TensorSpec> ins, List<TensorSpec> outs,
                                   Set<String> initializers) throws IOException {
-        while (in.position() < end) {
-            long tag = in.varint();
-            int field = (int) (tag >>> 3);
-            if ((tag & 7) == 2 && (field == 11 || field == 12)) { // GraphProto.input, .output
-                long valueEnd = in.position() + in.varint();
-                (field == 11 ? ins : outs).add(valueInfo(in, valueEnd));
-            } else if ((tag & 7) == 2 && field == 5) { // GraphProto.initializer: only its name
-                long tensorEnd = in.position() + in.varint();
-                while (in.position() < tensorEnd) {
-                    long t = in.varint();
-                    if (t >>> 3 == 8 && (t & 7) == 2) { // TensorProto.name
-                        initializers.add(in.string());
-                    } else {
-                        in.skipField(t);
+        in.fields(end, tag -> switch (tag) {
+            case GRAPH_INPUT -> ins.add(valueInfo(in, in.messageEnd()));
+            case GRAPH_OUTPUT -> outs.add(valueInfo(in, in.messageEnd()));
+            case GRAPH_INITIALIZER -> { // only its name
+                in.fields(in.messageEnd(), t -> {
+                    if (t != TENSOR_NAME) {
+                        return false;
                     }
-                }
-            } else {
-                in.skipField(tag);
+                    initializers.add(in.string());
+                    return true;
+                });
+                yield true;
             }
-        }
+            default -> false;
+        });
     }
 
     private static TensorSpec valueInfo(Wire in, long end) throws IOException {
-        String name = "";
-        OnnxJavaType type = OnnxJavaType.UNKNOWN;
+        String[] name = {""};
+        OnnxJavaType[] type = {OnnxJavaType.UNKNOWN};
         List<Long> dims = new ArrayList<>();
-        while (in.position() < end) {
-            long tag = in.varint();
-            if (tag >>> 3 == 1 && (tag & 7) == 2) { // ValueInfoProto.name
-                name = in.string();
-            } else if (tag >>> 3 == 2 && (tag & 7) == 2) { // ValueInfoProto.type
-                long typeEnd = in.position() + in.varint();
-                while (in.position() < typeEnd) {
-                    long t = in.varint();
-                    if (t >>> 3 == 1 && (t & 7) == 2) { // TypeProto.tensor_type
-                        long tensorEnd = in.position() + in.varint();
-                        while (in.position() < tensorEnd) {
-                            long f = in.varint();
-                            if (f >>> 3 == 1 && (f & 7) == 0) { // elem_type
-                                type = elementType((int) in.varint());
-                            } else if (f >>> 3 == 2 && (f & 7) == 2) { // shape
-                                long shapeEnd = in.position() + in.varint();
-                                while (in.position() < shapeEnd) {
-                                    long d = in.varint();
-                                    if (d >>> 3 == 1 && (d & 7) == 2) { // TensorShapeProto.dim
-                                        dims.add(dimension(in, in.position() + in.varint()));
-                                    } else {
-                                        in.skipField(d);
-                                    }
-                                }
-                            } else {
-                                in.skipField(f);
-                            }
-                        }
-                    } else {
-                        in.skipField(t);
-                    }
-                }
-            } else {
-                in.skipField(tag);
+        in.fields(end, tag -> switch (tag) {
+            case VALUE_NAME -> {
+                name[0] = in.string();
+                yield true;
             }
-        }
-        return new TensorSpec(name, type, dims.stream().mapToLong(Long::longValue).toArray());
+            case VALUE_TYPE -> {
+                in.fields(in.messageEnd(), t -> t == TYPE_TENSOR && tensorType(in, in.messageEnd(), type, dims));
+                yield true;
+            }
+            default -> false;
+        });
+        return new TensorSpec(name[0], type[0], dims.stream().mapToLong(Long::longValue).toArray());
+    }
+
+    /** {@code TypeProto.Tensor}: the element type, and the shape's dimensions. */
+    private static boolean tensorType(Wire in, long end, OnnxJavaType[] type, List<Long> dims) throws IOException {
+        in.fields(end, tag -> switch (tag) {
+            case TENSOR_ELEM_TYPE -> {
+                type[0] = elementType((int) in.varint());
+                yield true;
+            }
+            case TENSOR_SHAPE -> {
+                in.fields(in.messageEnd(), t -> t == SHAPE_DIM && dims.add(dimension(in, in.messageEnd())));
+                yield true;
+            }
+            default -> false;
+        });
+        return true;
     }
 
     /** A fixed size, or -1 for a named or missing one, as ONNX Runtime reports dynamic dimensions. */
     private static long dimension(Wire in, long end) throws IOException {
-        long value = -1;
-        while (in.position() < end) {
-            long tag = in.varint();
-            if (tag >>> 3 == 1 && (tag & 7) == 0) {
-                value = in.varint();
-            } else {
-                in.skipField(tag);
+        long[] value = {-1};
+        in.fields(end, tag -> {
+            if (tag != DIM_VALUE) {
+                return false;
             }
-        }
-        return value;
+            value[0] = in.varint();
+            return true;
+        });
+        return value[0];
     }
 
     /** ONNX's {@code TensorProto.DataType} numbers as ONNX Runtime's Java types. */
@@ -174,6 +185,12 @@ public final class OnnxSignature {
         };
     }
 
+    /** What a message does with one of its fields, given its tag: true when it read it, false to have it skipped. */
+    @FunctionalInterface
+    private interface Field {
+        boolean take(int tag) throws IOException;
+    }
+
     /** Protobuf's wire format over a file, buffered, skipping by seeking. */
     private static final class Wire implements AutoCloseable {
         private final RandomAccessFile file;
@@ -188,12 +205,26 @@ public final class OnnxSignature {
             this.length = file.length();
         }
 
-        long position() {
-            return pos;
+        long length() {
+            return length;
         }
 
-        boolean atEnd() {
-            return pos >= length;
+        /**
+         * Reads the fields of a message ending at byte {@code end}: each goes to {@code field} by its tag, and one
+         * it does not take (answers false) is skipped.
+         */
+        void fields(long end, Field field) throws IOException {
+            while (pos < end) {
+                long tag = varint();
+                if (tag > Integer.MAX_VALUE || !field.take((int) tag)) {
+                    skipField(tag);
+                }
+            }
+        }
+
+        /** Where the length-delimited field whose tag was just read ends (reading its length). */
+        long messageEnd() throws IOException {
+            return pos + varint();
         }
 
         private int read() throws IOException {
