@@ -25,12 +25,14 @@ final class JitActivity {
     /** CPU nanoseconds per compiler thread at the last reading; threads come and go as the JIT scales its pool. */
     private final Map<String, Long> lastByThread = new HashMap<>();
     private final CompilationMXBean bean = ManagementFactory.getCompilationMXBean();
-    private final boolean fromProc = Files.isDirectory(TASKS) && readThreads() != null;
+    private final boolean fromProc;
     private long lastBeanMillis = beanMillis();
 
     JitActivity() {
+        Map<String, Long> threads = Files.isDirectory(TASKS) ? readThreads() : null;
+        fromProc = threads != null;
         if (fromProc) {
-            lastByThread.putAll(readThreads());
+            lastByThread.putAll(threads);
         }
     }
 
