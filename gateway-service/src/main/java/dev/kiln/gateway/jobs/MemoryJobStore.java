@@ -47,6 +47,9 @@ public final class MemoryJobStore implements JobStore {
     @Override
     public synchronized List<Job> list(JobStatus status, int limit, String before) {
         Job cursor = before == null ? null : jobs.get(before);
+        if (before != null && cursor == null) {
+            return List.of(); // nothing is older than a job that is not there, as the PostgreSQL store answers too
+        }
         return jobs.values().stream()
                 .filter(j -> status == null || j.status() == status)
                 .filter(j -> cursor == null || NEWEST_FIRST.compare(j, cursor) > 0)

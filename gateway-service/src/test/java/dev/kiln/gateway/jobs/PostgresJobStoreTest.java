@@ -71,6 +71,8 @@ class PostgresJobStoreTest {
         assertEquals(List.of("d", "c", "b", "a"), ids(memory.list(null, 10, null)));
         assertEquals(List.of("b", "a"), ids(memory.list(null, 2, "c")));
         assertEquals(List.of("a"), ids(memory.list(JobStatus.SUCCEEDED, 10, null)));
+        assertEquals(List.of(), ids(store.list(null, 10, "no-such-job")));
+        assertEquals(List.of(), ids(memory.list(null, 10, "no-such-job")));
     }
 
     static List<String> ids(List<Job> jobs) {
